@@ -86,4 +86,59 @@ static __attribute__((unused)) int spawn_capture(char *const argv[], const void 
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/*
+ * Starts ARGV (ARGV[0] a full path) with stdin from /dev/null and returns
+ * its pid; *OUT_FD gets the read end of its stdout. -1 on failure.
+ */
+static __attribute__((unused)) pid_t spawn_start(char *const argv[], int *out_fd)
+{
+	int pout[2];
+	if (pipe2(pout, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		dup2(null, 0);
+		dup2(pout[1], 1);
+		extern char **environ;
+		execve(argv[0], argv, environ);
+		_exit(127);
+	}
+	close(pout[1]);
+	*out_fd = pout[0];
+	return pid;
+}
+
+/* Reads one line (without its newline) from FD into BUF (CAP bytes). 0, or -1 at end of input. */
+static __attribute__((unused)) int spawn_read_line(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	while (n + 1 < cap) {
+		char c;
+		ssize_t r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		if (c == '\n')
+			break;
+		buf[n++] = c;
+	}
+	buf[n] = 0;
+	return 0;
+}
+
+/* Ends a process started by spawn_start (SIGTERM, then waits). Returns its wait status. */
+static __attribute__((unused)) int spawn_stop(pid_t pid)
+{
+	int st = 0;
+	kill(pid, SIGTERM);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return st;
+}
+
 #endif
