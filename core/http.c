@@ -64,7 +64,25 @@ static int hexval(int c)
 
 /* ---- Reading lines and headers ------------------------------------------------- */
 
-/* Records the status to answer and the reason; returns -1. */
+/*
+ * err_set for messages that quote the peer's bytes: control characters
+ * and non-ASCII become '?', so logs and terminals only ever see text.
+ */
+static int err_peer(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int err_peer(const char *fmt, ...)
+{
+	char msg[ERR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+	return err_set("%s", msg);
+}
+
+/* Records the status to answer and the reason (peer bytes made printable); returns -1. */
 static int fail_st(int *st, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail_st(int *st, int status, const char *fmt, ...)
 {
@@ -74,7 +92,7 @@ static int fail_st(int *st, int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	*st = status;
-	return err_set("%s", msg);
+	return err_peer("%s", msg);
 }
 
 /* After a failed io_in read: the end of input is the peer's fault (400); anything else is I/O. */
@@ -439,7 +457,7 @@ ssize_t http_pct_decode(char *dst, size_t cap, const char *src, size_t n, int pl
 			int hi = i + 1 < n ? hexval((unsigned char)src[i + 1]) : -1;
 			int lo = i + 2 < n ? hexval((unsigned char)src[i + 2]) : -1;
 			if (hi < 0 || lo < 0)
-				return err_set("malformed percent escape at '%.6s'", src + i);
+				return err_peer("malformed percent escape at '%.6s'", src + i);
 			c = (char)(hi * 16 + lo);
 			if (c == 0)
 				return err_set("%%00 (NUL) is not accepted");
@@ -704,7 +722,7 @@ static int request_read(struct http_request *req, struct io_in *in, struct io_ou
 	if (has_body && body_type && strcmp(req->content_type, body_type) != 0)
 		return fail_st(st, 415, "a body must be %s, not %s", body_type,
 			       req->content_type[0] ? req->content_type : "without Content-Type");
-	if (has_body && expect) {
+	if (has_body && expect && out) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		if (io_out_write(out, cont, sizeof(cont) - 1) < 0 || io_out_flush(out) < 0) {
 			*st = 0;
@@ -830,7 +848,7 @@ static int check_headers(const struct http_header *h, size_t n, const char *cons
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!h[i].name || !is_token(h[i].name))
-			return err_set("invalid header name '%.40s'", h[i].name ? h[i].name : "");
+			return err_peer("invalid header name '%.40s'", h[i].name ? h[i].name : "");
 		if (!h[i].value || !value_ok(h[i].value))
 			return err_set("header %s: value with CR, LF or another control character",
 				       h[i].name);
@@ -921,11 +939,11 @@ int http_request_write(struct io_out *out, const char *method, const char *host,
 	static const char *const framing[] = {"host", "content-length", "transfer-encoding",
 					      "connection", NULL};
 	if (!is_token(method) || strlen(method) > HTTP_METHOD_MAX)
-		return err_set("invalid method '%.20s'", method);
+		return err_peer("invalid method '%.20s'", method);
 	if (target[0] != '/' || !is_vchar_str(target) || strchr(target, '#'))
 		return err_set("invalid request target (must be an encoded path from '/')");
 	if (!*host || !is_vchar_str(host) || strpbrk(host, "/?#@\\"))
-		return err_set("invalid Host '%.60s'", host);
+		return err_peer("invalid Host '%.60s'", host);
 	if (check_headers(headers, nheaders, framing) < 0)
 		return -1;
 	char clen[32];
@@ -1011,10 +1029,10 @@ fail:
 static int parse_status_line(struct http_response *resp, char *line)
 {
 	if (strncmp(line, "HTTP/1.", 7) != 0 || line[7] < '0' || line[7] > '9' || line[8] != ' ')
-		return err_set("malformed status line '%.40s'", line);
+		return err_peer("malformed status line '%.40s'", line);
 	if (line[9] < '1' || line[9] > '9' || line[10] < '0' || line[10] > '9' || line[11] < '0' ||
 	    line[11] > '9' || (line[12] && line[12] != ' '))
-		return err_set("malformed status code in '%.40s'", line);
+		return err_peer("malformed status code in '%.40s'", line);
 	resp->minor = line[7] - '0';
 	resp->status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
 	resp->reason = line[12] ? line + 13 : "";

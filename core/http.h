@@ -82,9 +82,9 @@ struct http_request {
  * values allowed) and Transfer-Encoding: chunked bodies (trailers read and
  * dropped), both at most BODY_MAX bytes (0 means HTTP_BODY_MAX). If
  * BODY_TYPE is not NULL, a request announcing a body must have that media
- * type (415). "Expect: 100-continue" is answered on OUT, once the head
- * passed every check, before the body is read (an unknown expectation is
- * 417). Returns 0 with REQ filled; 1 if the input ended cleanly before the
+ * type (415). "Expect: 100-continue" is answered on OUT (if not NULL),
+ * once the head passed every check, before the body is read (an unknown
+ * expectation is 417). Returns 0 with REQ filled; 1 if the input ended cleanly before the
  * first byte (the peer closed: answer nothing); -1 with err_set and
  * REQ->status set to the status to answer (400, 413, 414, 415, 417, 431,
  * 501, 505), or to 0 when reading failed and no answer is possible.

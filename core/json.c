@@ -115,6 +115,10 @@ static int perr(struct parser *ps, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
+	/* Messages may quote the input: only printable ASCII goes out. */
+	for (char *p = what; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
 	return err_set("JSON at byte %zu: %s", ps->c.off, what);
 }
 
@@ -851,6 +855,9 @@ static void wfail(struct json_writer *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(w->err_text, sizeof(w->err_text), fmt, ap);
 	va_end(ap);
+	for (char *p = w->err_text; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
 	w->failed = -1;
 	err_set("JSON writer: %s", w->err_text);
 }

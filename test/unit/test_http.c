@@ -292,6 +292,8 @@ static void test_request_refusals(void)
 		{"GET /\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", 400, "malformed request target"},
 		{"GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n", 400, "obsolete folding"},
 		{"GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400, "malformed header line"},
+		{"GET / HTTP/1.1\r\nHost: h\r\nX\x1b[31m\xc3\xa9: v\r\n\r\n", 400,
+		 "malformed header line 'X?[31m??: v'"},
 		{"GET / HTTP/1.1\r\nHost h\r\n\r\n", 400, "malformed header line"},
 		{"GET / HTTP/1.1\r\n: h\r\n\r\n", 400, "malformed header line"},
 		{"GET / HTTP/1.1\r\nHost: h\x01\r\n\r\n", 400, "control character 0x01"},

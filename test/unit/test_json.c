@@ -152,6 +152,7 @@ static const struct {
 	{"\"\xff\"", "invalid UTF-8"},
 	{"{\"a\":1,\"a\":2}", "duplicate key \"a\""},
 	{"{\"b\":{\"x\":1,\"y\":2,\"x\":3}}", "duplicate key \"x\""},
+	{"{\"\\u001b[2J\xc3\xa9\":1,\"\\u001b[2J\xc3\xa9\":2}", "duplicate key \"?[2J??\""},
 };
 
 static void test_refusals(void)
