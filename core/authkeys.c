@@ -208,9 +208,9 @@ static int parse_entry(struct authkey *k, const char *line, size_t len)
 
 int authkeys_parse(struct authkeys *list, const char *text, size_t len)
 {
-	static struct authkey k; /* large; reused line by line */
 	const char *p = text, *end = text + len;
 	size_t lineno = 0;
+	struct authkey *k = NULL;
 
 	list->count = 0;
 	list->keys = NULL;
@@ -218,6 +218,9 @@ int authkeys_parse(struct authkeys *list, const char *text, size_t len)
 		return 0;
 	if (len > AUTHKEYS_FILE_MAX)
 		return err_set("registry larger than %u bytes", AUTHKEYS_FILE_MAX);
+	k = malloc(sizeof(*k));
+	if (!k)
+		return err_set("out of memory");
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl) {
@@ -236,23 +239,25 @@ int authkeys_parse(struct authkeys *list, const char *text, size_t len)
 					AUTHKEYS_HEADER);
 				goto fail;
 			}
-		} else if (parse_entry(&k, p, n) < 0) {
+		} else if (parse_entry(k, p, n) < 0) {
 			err_prefix("line %zu", lineno);
 			goto fail;
-		} else if (find_name(list, k.name)) {
-			err_set("line %zu: name '%s' appears twice", lineno, k.name);
+		} else if (find_name(list, k->name)) {
+			err_set("line %zu: name '%s' appears twice", lineno, k->name);
 			goto fail;
-		} else if (find_key(list, &k.key)) {
-			err_set("line %zu: key %s appears twice", lineno, k.fingerprint);
+		} else if (find_key(list, &k->key)) {
+			err_set("line %zu: key %s appears twice", lineno, k->fingerprint);
 			goto fail;
-		} else if (list_append(list, &k) < 0) {
+		} else if (list_append(list, k) < 0) {
 			err_prefix("line %zu", lineno);
 			goto fail;
 		}
 		p = nl + 1;
 	}
+	free(k);
 	return 0;
 fail:
+	free(k);
 	authkeys_free(list);
 	return -1;
 }
@@ -514,17 +519,37 @@ fail:
 	return -1;
 }
 
-static int write_registry(struct txn *t)
+static int write_text(struct txn *t, const char *name, const char *text, size_t len)
 {
-	char *text;
-	size_t len;
-	if (authkeys_format(&t->list, &text, &len) < 0)
-		return -1;
-	int r = file_write_atomic(t->dirfd, AUTHKEYS_FILE, text, len, AUTHKEYS_MODE);
-	free(text);
-	if (r < 0)
+	if (file_write_atomic(t->dirfd, name, text, len, AUTHKEYS_MODE) < 0)
 		return err_prefix("%s", t->dir);
 	return 0;
+}
+
+/*
+ * Stores the changed list. Both texts are made before anything is written
+ * (so a refusal changes nothing); then adding writes the registry first,
+ * removing the sshd file first: a crash in between leaves a key less
+ * usable, never more.
+ */
+static int txn_store(struct txn *t, int removing)
+{
+	char *reg = NULL, *sshd = NULL;
+	size_t reg_len, sshd_len;
+	int r = -1;
+	if (authkeys_format(&t->list, &reg, &reg_len) < 0 ||
+	    authkeys_format_sshd(&t->list, t->ferry, t->root_abs, &sshd, &sshd_len) < 0)
+		goto out;
+	const char *first = removing ? AUTHKEYS_SSHD_FILE : AUTHKEYS_FILE;
+	const char *second = removing ? AUTHKEYS_FILE : AUTHKEYS_SSHD_FILE;
+	if (write_text(t, first, removing ? sshd : reg, removing ? sshd_len : reg_len) < 0 ||
+	    write_text(t, second, removing ? reg : sshd, removing ? reg_len : sshd_len) < 0)
+		goto out;
+	r = 0;
+out:
+	free(reg);
+	free(sshd);
+	return r;
 }
 
 static int write_sshd(struct txn *t)
@@ -533,22 +558,9 @@ static int write_sshd(struct txn *t)
 	size_t len;
 	if (authkeys_format_sshd(&t->list, t->ferry, t->root_abs, &text, &len) < 0)
 		return -1;
-	int r = file_write_atomic(t->dirfd, AUTHKEYS_SSHD_FILE, text, len, AUTHKEYS_MODE);
+	int r = write_text(t, AUTHKEYS_SSHD_FILE, text, len);
 	free(text);
-	if (r < 0)
-		return err_prefix("%s", t->dir);
-	return 0;
-}
-
-/*
- * Stores the changed list. Adding writes the registry first, removing the
- * sshd file first: a crash in between leaves a key less usable, never more.
- */
-static int txn_store(struct txn *t, int removing)
-{
-	if (removing)
-		return write_sshd(t) < 0 || write_registry(t) < 0 ? -1 : 0;
-	return write_registry(t) < 0 || write_sshd(t) < 0 ? -1 : 0;
+	return r;
 }
 
 /* A default name from COMMENT: its host part, cleaned; "key" if nothing is left. */
