@@ -268,6 +268,9 @@ int sshkey_parse_line(struct sshkey_pub *k, const char *line, size_t len)
 
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
+	if (len >= 10 && !memcmp(line, "-----BEGIN", 10))
+		return err_set("this is a PEM block (a private key?), not a public key line: "
+			       "give the .pub file");
 	if (len > SSHKEY_LINE_MAX)
 		return err_set("key line longer than %u bytes", SSHKEY_LINE_MAX);
 	for (size_t i = 0; i < len; i++) {

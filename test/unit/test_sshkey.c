@@ -183,6 +183,7 @@ static void test_refused_lines(void)
 	REFUSED("\n", "no key");
 	REFUSED("   ", "no key");
 	REFUSED("# a comment", "a comment, not a key");
+	REFUSED("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n", "not a public key line");
 	REFUSED("ssh-foo AAAA x", "unknown key type 'ssh-foo'");
 	REFUSED("ssh-ed25519-cert-v01@openssh.com AAAA x", "certificates");
 	REFUSED("ssh-ed25519", "base64 key data is missing");
