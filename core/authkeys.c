@@ -386,6 +386,10 @@ static int ensure_dir(int at, const char *dir, mode_t mode, const char *shown)
 		return err_set("%s is writable by group or others (mode %04o): sshd's StrictModes "
 			       "would ignore the keys beneath it; chmod go-w it",
 			       shown, (unsigned)(st.st_mode & 07777));
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return err_set("%s belongs to uid %u, neither root nor us: sshd's StrictModes "
+			       "would ignore the keys beneath it",
+			       shown, (unsigned)st.st_uid);
 	return 0;
 }
 
@@ -679,9 +683,17 @@ int authkeys_sync(const char *root, const char *ferry)
 
 int authkeys_sshd_path(const char *root, char *buf, size_t cap)
 {
-	char abs[PATH_MAX], rel[64];
-	if (!realpath(root, abs))
-		return err_set_errno("%s", root);
+	char abs[PATH_MAX], cwd[PATH_MAX], rel[64];
+	/* The root need not exist yet: sshd's config may be written before the first key. */
+	if (!realpath(root, abs)) {
+		if (errno != ENOENT)
+			return err_set_errno("%s", root);
+		if (root[0] == '/')
+			snprintf(abs, sizeof(abs), "%s", root);
+		else if (!getcwd(cwd, sizeof(cwd)) ||
+			 snprintf(abs, sizeof(abs), "%s/%s", cwd, root) >= (int)sizeof(abs))
+			return err_set("%s: cannot make the path absolute", root);
+	}
 	snprintf(rel, sizeof(rel), "%s/%s", NODE_MIGRATION_DIR, AUTHKEYS_SSHD_FILE);
 	return node_path(buf, cap, abs, rel);
 }

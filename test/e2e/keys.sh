@@ -144,6 +144,10 @@ testing "ssh-keygen reads every line of the sshd file" 'ssh-keygen -l -f "$DM/au
 testing "registry and sshd file modes" 'stat -c %a "$DM/allowed-keys" "$DM/authorized_keys" "$DM"' \
 	$'644\n644\n755'
 testing "authorized-keys path" 'AK path' "$(readlink -f "$DM")/authorized_keys"
+testing "authorized-keys path before any key exists" \
+	'"$FERRY" authorized-keys --root "$T/later" path; [ -e "$T/later" ] || echo "nothing created"' \
+	"$T/later/conf/migration/authorized_keys"$'\nnothing created'
+testing "list of an empty registry prints nothing" '"$FERRY" authorized-keys --root "$T/later" list' ""
 
 # Refusals: exit 1 (or 2 for usage), a clear message, and the registry unchanged.
 reg_before=$(sha256sum "$DM/allowed-keys" "$DM/authorized_keys")

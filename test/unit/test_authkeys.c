@@ -393,6 +393,13 @@ static void test_directory_modes(void)
 	CHECK_INT(authkeys_sync(root, FERRY_BIN), -1);
 	CHECK_INT(chmod(path, 0755), 0);
 	CHECK_INT(authkeys_sync(root, FERRY_BIN), 0);
+	if (geteuid() == 0) { /* a directory owned by someone else */
+		CHECK_INT(chown(path, 12345, (gid_t)-1), 0);
+		CHECK_INT(authkeys_sync(root, FERRY_BIN), -1);
+		CHECK(strstr(err_msg(), "belongs to uid 12345") != NULL);
+		CHECK_INT(chown(path, 0, (gid_t)-1), 0);
+		CHECK_INT(authkeys_sync(root, FERRY_BIN), 0);
+	}
 }
 
 /* Eight processes add eight different keys at once: none is lost. */
