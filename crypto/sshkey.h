@@ -65,7 +65,7 @@ int sshkey_parse_blob(struct sshkey_pub *k, const void *blob, size_t len);
  * control characters, a comment that is not printable ASCII or is longer
  * than SSHKEY_COMMENT_MAX, bad base64, a blob that sshkey_parse_blob
  * refuses, and a TYPE that differs from the type inside the blob.
- * 0 or -1 with err_set.
+ * 0 or -1 with err_set (K's contents are then unspecified).
  */
 int sshkey_parse_line(struct sshkey_pub *k, const char *line, size_t len);
 

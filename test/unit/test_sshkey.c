@@ -194,6 +194,11 @@ static void test_refused_lines(void)
 	REFUSED(buf, "key options are not accepted");
 	snprintf(buf, sizeof(buf), "restrict %s", ED25519_LINE);
 	REFUSED(buf, "key options are not accepted (the line starts with 'restrict')");
+	snprintf(buf, sizeof(buf), "environment=\"A=\xc2\x9b%0100d\" %s", 0, ED25519_LINE);
+	REFUSED(buf, "(the line starts with 'environment=\"A=??"
+		     "00000000000000000000000...'):");
+	REFUSED("ssh-\xc2\x9b AAAA", "unknown key type 'ssh-?"
+				     "?'");
 	snprintf(buf, sizeof(buf), "from=\"10.0.0.1\" %s", ED25519_LINE);
 	REFUSED(buf, "key options are not accepted");
 
