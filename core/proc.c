@@ -413,6 +413,8 @@ int proc_run(const struct proc_opts *o, int timeout_ms, char *out, size_t cap, s
 	char sink[4096];
 	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 
+	if (o->fd_in == PROC_PIPE || o->fd_err == PROC_PIPE || (!out && o->fd_out == PROC_PIPE))
+		return err_set("proc_run: PROC_PIPE needs proc_spawn");
 	if (out) {
 		if (cap == 0)
 			return err_set("no room for output");

@@ -95,7 +95,8 @@ int proc_status_check(const char *what, int status);
  * OUT (NUL-terminated; *LEN gets their count if LEN is not NULL), the rest
  * is read and dropped so the child never blocks; O->fd_out is ignored then.
  * A child still running at the deadline is killed (SIGKILL) and reaped, and
- * that is an error. Returns 0 once the child exited (whatever its status,
+ * that is an error. PROC_PIPE is refused (use proc_spawn for pipes).
+ * Returns 0 once the child exited (whatever its status,
  * stored in *STATUS), -1 with err_set if it could not be run or timed out.
  */
 int proc_run(const struct proc_opts *o, int timeout_ms, char *out, size_t cap, size_t *len,

@@ -396,8 +396,13 @@ static _Noreturn void container_main(const struct start_plan *pl, int fd)
 	static char *const envp[] = {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/",
 		"TERM=linux", "container=ferry", NULL};
+	int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+	if (pl->net_none)
+		flags |= CLONE_NEWNET;
 	proc_child_reset(3);
 	setsid();
+	if (unshare(flags) < 0)
+		setup_fail(fd, "create mount, UTS, IPC namespaces (unshare)");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		setup_fail(fd, "make / private");
 	if (mount(pl->rootfs, pl->rootfs, NULL, MS_BIND, NULL) < 0)
@@ -453,24 +458,30 @@ static _Noreturn void container_main(const struct start_plan *pl, int fd)
 	setup_fail(fd, what);
 }
 
-/* In the helper child: new namespaces, fork the container's PID 1, report its pid, exit. */
+/*
+ * In the helper child: a new PID namespace for its next child, the
+ * container's init, whose pid and start time it reports before exiting.
+ * The other namespaces are the init's own (a pivot_root in a mount
+ * namespace the helper shared would move the helper's root too).
+ */
 static _Noreturn void helper_main(const struct start_plan *pl, int fd)
 {
-	int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
-	if (pl->net_none)
-		flags |= CLONE_NEWNET;
-	if (unshare(flags) < 0)
-		setup_fail(fd, "create namespaces (unshare)");
+	if (unshare(CLONE_NEWPID) < 0)
+		setup_fail(fd, "create a PID namespace (unshare)");
 	pid_t pid = fork();
 	if (pid < 0)
 		setup_fail(fd, "fork the container's init");
 	if (pid == 0)
 		container_main(pl, fd);
+	/* Until we exit, the init is our child: its /proc entry outlives even an early death. */
 	struct proc_info info;
 	char line[128];
-	int r = proc_info(pid, &info);
-	int n = snprintf(line, sizeof(line), "pid %d %llu\n", (int)pid,
-			 r == 0 ? info.starttime : 0ULL);
+	if (proc_info(pid, &info) != 0) {
+		kill(pid, SIGKILL);
+		errno = ESRCH;
+		setup_fail(fd, "read the start time of the container's init");
+	}
+	int n = snprintf(line, sizeof(line), "pid %d %llu\n", (int)pid, info.starttime);
 	ssize_t w = write(fd, line, (size_t)n);
 	(void)w;
 	_exit(0);

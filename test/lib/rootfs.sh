@@ -33,10 +33,15 @@ rootfs_busybox() {
 		chmod 1777 tmp
 		cp "$bb" bin/busybox
 		chmod 0755 bin/busybox
-		"$bb" --list-full | while read -r path; do
-			case $path in bin/busybox | linuxrc | */ | "") continue ;; esac
-			[ -e "$path" ] || [ -L "$path" ] || ln -s /bin/busybox "$path"
-		done
+		if [ "$(id -u)" = 0 ]; then
+			chroot . /bin/busybox --install -s # one process: much faster than a loop of ln
+			rm -f linuxrc
+		else
+			"$bb" --list-full | while read -r path; do
+				case $path in bin/busybox | linuxrc | */ | "") continue ;; esac
+				[ -e "$path" ] || [ -L "$path" ] || ln -s /bin/busybox "$path"
+			done
+		fi
 		printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >etc/passwd
 		printf 'root:x:0:\nnogroup:x:65534:\n' >etc/group
 		printf '::sysinit:/etc/init.d/rcS\n' >etc/inittab
