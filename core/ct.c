@@ -1177,8 +1177,9 @@ int ct_create(struct ct *ct, const char *root, const struct ct_ref *ref,
 		c = &def;
 	}
 	if (o->from_dir && o->from_tar)
-		return err_set("create %s: either a directory or an archive, not both",
-			       ct_ref_str(ref, name));
+		return err_set("create %s: either a directory or an archive, not both", name);
+	if (o->no_trees && (o->from_dir || o->from_tar))
+		return err_set("create %s: no trees, yet a directory or archive to fill one", name);
 	if (ct_name_check("pool", ref->pool) < 0 || ct_name_check("container id", ref->id) < 0)
 		return -1;
 	if (strlen(root) >= sizeof(ct->root))

@@ -390,6 +390,10 @@ static void test_create_from_dir_and_tar(void)
 	struct ct_create_opts garbage = {.from_tar = file};
 	CHECK_INT(ct_create(&ct, root, &r, &garbage), -1);
 	CHECK(strstr(err_msg(), "extract with tar exited with status 2") != NULL);
+	struct ct_create_opts both = {.from_dir = src, .from_tar = tar};
+	CHECK_INT(ct_create(&ct, root, &r, &both), -1);
+	struct ct_create_opts treeless = {.from_dir = src, .no_trees = 1};
+	CHECK_INT(ct_create(&ct, root, &r, &treeless), -1);
 	struct ct_create_opts missing = {.from_dir = "/nonexistent-src"};
 	CHECK_INT(ct_create(&ct, root, &r, &missing), -1);
 	CHECK_INT(ct_exists(root, &r), 0);
