@@ -536,9 +536,22 @@ int sshkey_generate(struct sshkey_pair *out, enum sshkey_type type, unsigned bit
 
 /* ---- Reading private keys back -------------------------------------------- */
 
+/* The PEM body goes to BearSSL's key decoder, which must not be pushed
+ * more bytes once it has finished (it would run from a NULL instruction
+ * pointer): bytes after the key's end are noted as an error instead. */
+struct skey_sink {
+	br_skey_decoder_context dec;
+	int trailing;
+};
+
 static void skey_push(void *ctx, const void *data, size_t len)
 {
-	br_skey_decoder_push(ctx, data, len);
+	struct skey_sink *s = ctx;
+	if (s->dec.cpu.ip == NULL) { /* the T0 program has ended (key done or error) */
+		s->trailing |= len != 0;
+		return;
+	}
+	br_skey_decoder_push(&s->dec, data, len);
 }
 
 /* The public key of the decoded private key in SK into OUT. 0 or -1. */
@@ -590,11 +603,12 @@ static int public_of_skey(struct sshkey_pub *out, const br_skey_decoder_context 
 int sshkey_pem_public(struct sshkey_pub *out, const char *pem, size_t len)
 {
 	br_pem_decoder_context pc;
-	br_skey_decoder_context sk;
+	struct skey_sink sk;
 	int in_key = 0, done = 0, r = -1;
 
 	br_pem_decoder_init(&pc);
-	br_skey_decoder_init(&sk);
+	br_skey_decoder_init(&sk.dec);
+	sk.trailing = 0;
 	while (!done) {
 		size_t n = br_pem_decoder_push(&pc, pem, len);
 		pem += n;
@@ -623,12 +637,16 @@ int sshkey_pem_public(struct sshkey_pub *out, const char *pem, size_t len)
 		err_set("no complete PEM private key found");
 		goto out;
 	}
-	if (br_skey_decoder_last_error(&sk) != 0) {
+	if (br_skey_decoder_last_error(&sk.dec) != 0) {
 		err_set("cannot decode the private key (BearSSL error %d)",
-			br_skey_decoder_last_error(&sk));
+			br_skey_decoder_last_error(&sk.dec));
 		goto out;
 	}
-	r = public_of_skey(out, &sk);
+	if (sk.trailing) {
+		err_set("bytes after the end of the private key");
+		goto out;
+	}
+	r = public_of_skey(out, &sk.dec);
 out:
 	sshkey_wipe(&pc, sizeof(pc));
 	sshkey_wipe(&sk, sizeof(sk));

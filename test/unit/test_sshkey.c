@@ -371,6 +371,23 @@ static void test_pem_vector(void)
 	CHECK_INT(sshkey_pem_public(&key, "-----BEGIN CERTIFICATE-----\nAAAA\n", 33), -1);
 	CHECK(strstr(err_msg(), "CERTIFICATE") != NULL);
 	CHECK_INT(sshkey_pem_public(&key, "", 0), -1);
+	/* Bytes after the DER key inside the PEM body: refused, and BearSSL's
+	 * decoder is not run past its end (found by fuzz_sshkey). */
+	static const char body[] =
+		"MHcCAQEEIA9KerqdS1mL41YXNPQm7F5i8WbIsQH+Pp4e2AMQdelVoAoGCCqGSM49"
+		"AwEHoUQDQgAEcnvnw68a2uUIdn7S5Eu8tY6HPG+hMzKE7BLr2LrjVnnCUitc/Yu8"
+		"oUbDgDgipRHOlnvLSYbZ05REfuBDYC5Nmg==";
+	unsigned char der[160];
+	long der_len = base64_decode(der, sizeof(der), body, strlen(body));
+	CHECK(der_len > 0 && der_len + 6 <= (long)sizeof(der));
+	memcpy(der + der_len, "\x04\x04junk", 6); /* one more DER element */
+	char b64[BASE64_LEN(sizeof(der)) + 1], longer[512];
+	base64_encode(b64, der, (size_t)der_len + 6);
+	snprintf(longer, sizeof(longer),
+		 "-----BEGIN EC PRIVATE KEY-----\n%s\n-----END EC PRIVATE KEY-----\n", b64);
+	CHECK_INT(sshkey_pem_public(&key, longer, strlen(longer)), -1);
+	CHECK(strstr(err_msg(), "private key") !=
+	      NULL); /* BearSSL: extra element, or ours: bytes after */
 }
 
 static struct sshkey_pair pair, pair2;
