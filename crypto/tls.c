@@ -615,10 +615,39 @@ static int conn_start(struct conn *c, int fd)
 	return 0;
 }
 
+/*
+ * BearSSL ends a handshake without an alert when the peer's certificate is
+ * refused, which would leave the peer waiting for its timeout. Certificates
+ * are checked before our side starts encrypting, so a plaintext fatal alert
+ * is still valid then: send one, and the peer learns why at once.
+ */
+static void send_refusal_alert(struct conn *c)
+{
+	int e = br_ssl_engine_last_error(c->eng);
+	uint8_t alert;
+	if (c->pin_failed || e == BR_ERR_X509_NOT_TRUSTED)
+		alert = e == BR_ERR_X509_NOT_TRUSTED && !c->pin_failed ? 48 : 42; /* unknown_ca */
+	else if (e == BR_ERR_X509_EXPIRED)
+		alert = 45; /* certificate_expired */
+	else if (e == BR_ERR_NO_CLIENT_AUTH || e == BR_ERR_X509_EMPTY_CHAIN)
+		alert = 40; /* handshake_failure */
+	else if (e >= BR_ERR_X509_INVALID_VALUE && e <= BR_ERR_X509_NOT_TRUSTED)
+		alert = 42; /* bad_certificate */
+	else
+		return;
+	const uint8_t rec[] = {21, 3, 3, 0, 2, 2, alert}; /* fatal alert record, TLS 1.2 */
+	int io_errno = c->io_errno;
+	low_write(c, rec, sizeof(rec));
+	c->io_errno = io_errno;
+}
+
 static int handshake(struct conn *c, const char *what)
 {
-	if (br_sslio_flush(&c->io) < 0)
+	if (br_sslio_flush(&c->io) < 0) {
+		if (!c->peer_eof && !c->io_errno)
+			send_refusal_alert(c);
 		return conn_fail(c, what);
+	}
 	c->ready = 1;
 	return 0;
 }
