@@ -236,6 +236,45 @@ static void test_fingerprint(void)
 	CHECK(strstr(fa, "0123456789") == NULL);
 }
 
+/* An openssl certificate signed the way Ganeti does it, computed with Python's hmac. */
+static const char openssl_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBcjCCARegAwIBAgIUXnTMj/Ef0yiUtvfeb2Kl/32fw2UwCgYIKoZIzj0EAwIw\n"
+	"DjEMMAoGA1UEAwwDZm9vMB4XDTI2MTEyNDIyMDY1OFoXDTI2MTEyNjIyMDY1OFow\n"
+	"DjEMMAoGA1UEAwwDZm9vMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEMIIMsbA6\n"
+	"sZAsUI98Jq54wAAkHyMUpg2g682DBCWi8lqcQPQQSNhB1ueCDD2/vQ1F13aBjVrQ\n"
+	"dg/0QPvlLR34Y6NTMFEwHQYDVR0OBBYEFJwq5VfPW3qvo+gvU7smPQnIcIvuMB8G\n"
+	"A1UdIwQYMBaAFJwq5VfPW3qvo+gvU7smPQnIcIvuMA8GA1UdEwEB/wQFMAMBAf8w\n"
+	"CgYIKoZIzj0EAwIDSQAwRgIhAPCC9K56xOq5S6ganh2SQnYNhxclkm/gNe3bBajh\n"
+	"sChlAiEA7wqyzQ1+vSPyms6Zek3C+8QtmPuHo82XVWKu1Chuv7I=\n"
+	"-----END CERTIFICATE-----\n";
+#define OPENSSL_PEM_SIG "X-Ganeti-Signature: " SALT "/020baecbdeacb740c5b03de65a424bb9ac14a298\n\n"
+
+static void test_signed_cert_vector(void)
+{
+	struct sign_secret s = secret(CDS);
+	uint8_t der[X509_CERT_DER_MAX], back[X509_CERT_DER_MAX];
+	size_t back_len = 0;
+	char text[SIGN_CERT_SIZE(1024)];
+	long n = x509_cert_from_pem(openssl_pem, strlen(openssl_pem), der, sizeof(der));
+	CHECK(n > 0);
+	long t = sign_cert(&s, SALT, der, (size_t)n, text, sizeof(text));
+	CHECK_STR(text, OPENSSL_PEM_SIG
+		  "-----BEGIN CERTIFICATE-----\n"
+		  "MIIBcjCCARegAwIBAgIUXnTMj/Ef0yiUtvfeb2Kl/32fw2UwCgYIKoZIzj0EAwIw\n"
+		  "DjEMMAoGA1UEAwwDZm9vMB4XDTI2MTEyNDIyMDY1OFoXDTI2MTEyNjIyMDY1OFow\n"
+		  "DjEMMAoGA1UEAwwDZm9vMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEMIIMsbA6\n"
+		  "sZAsUI98Jq54wAAkHyMUpg2g682DBCWi8lqcQPQQSNhB1ueCDD2/vQ1F13aBjVrQ\n"
+		  "dg/0QPvlLR34Y6NTMFEwHQYDVR0OBBYEFJwq5VfPW3qvo+gvU7smPQnIcIvuMB8G\n"
+		  "A1UdIwQYMBaAFJwq5VfPW3qvo+gvU7smPQnIcIvuMA8GA1UdEwEB/wQFMAMBAf8w\n"
+		  "CgYIKoZIzj0EAwIDSQAwRgIhAPCC9K56xOq5S6ganh2SQnYNhxclkm/gNe3bBajh\n"
+		  "sChlAiEA7wqyzQ1+vSPyms6Zek3C+8QtmPuHo82XVWKu1Chuv7I=\n"
+		  "-----END CERTIFICATE-----\n");
+	CHECK_INT(t, (long)strlen(text));
+	CHECK_INT(sign_cert_verify(&s, text, (size_t)t, back, sizeof(back), &back_len, NULL), 0);
+	CHECK_EQUALS(back, back_len, der, (size_t)n);
+}
+
 /* A fresh EC certificate for the signed-PEM tests. */
 static long make_cert(uint8_t *der, size_t cap)
 {
@@ -349,6 +388,7 @@ int main(void)
 	RUN(test_secret_parse);
 	RUN(test_secret_file);
 	RUN(test_fingerprint);
+	RUN(test_signed_cert_vector);
 	RUN(test_signed_cert);
 	RUN(test_signed_cert_lenient_forms);
 	return CHECK_DONE();
