@@ -465,10 +465,30 @@ static const char *error_text(int e)
 	}
 }
 
+/*
+ * After our write failed during the handshake (the peer hung up), the peer
+ * may have said why first: a fatal alert, still plaintext at that stage,
+ * waiting unread in the socket. Returns its code, or -1.
+ */
+static int unread_alert(struct conn *c)
+{
+	uint8_t rec[7];
+	ssize_t n = recv(c->fd, rec, sizeof(rec), MSG_DONTWAIT | MSG_PEEK);
+	if (n == (ssize_t)sizeof(rec) && rec[0] == 21 && rec[1] == 3 && rec[3] == 0 &&
+	    rec[4] == 2 && rec[5] == 2)
+		return rec[6];
+	return -1;
+}
+
 /* Records why the connection failed, as "WHAT: reason", and returns -1. */
 static int conn_fail(struct conn *c, const char *what)
 {
 	int e = br_ssl_engine_last_error(c->eng);
+	int alert = -1;
+	if (!c->ready && (c->io_errno == EPIPE || c->io_errno == ECONNRESET))
+		alert = unread_alert(c);
+	if (alert >= 0)
+		return err_set("%s: peer sent fatal alert %d (%s)", what, alert, alert_name(alert));
 	if (c->pin_failed)
 		return err_set("%s: peer certificate is not the pinned certificate", what);
 	if (c->io_errno == EAGAIN || c->io_errno == EWOULDBLOCK)
