@@ -113,7 +113,7 @@ static void new_secret(const char *root, const char *file, int force)
 static void new_rapi(const char *root, const char *file, enum x509_key_type type,
 		     const char *const *names, int force)
 {
-	struct keyring_rapi *r = malloc(sizeof(*r));
+	struct x509_identity *r = malloc(sizeof(*r));
 	struct x509_cert_info info;
 	char fp[X509_FINGERPRINT_SIZE], path[PATH_MAX];
 	if (!r)
@@ -121,7 +121,7 @@ static void new_rapi(const char *root, const char *file, enum x509_key_type type
 	if (file) {
 		size_t len;
 		char *text = read_input(file, KEYRING_RAPI_FILE_MAX, &len);
-		int rc = keyring_rapi_from_pem(r, text, len);
+		int rc = x509_identity_from_pem(r, text, len);
 		explicit_bzero(text, len);
 		free(text);
 		if (rc < 0)
@@ -136,7 +136,7 @@ static void new_rapi(const char *root, const char *file, enum x509_key_type type
 		die_err("write the API key and certificate");
 	if (x509_cert_parse(r->cert, r->cert_len, &info) < 0)
 		die_err("read back the API certificate");
-	keyring_rapi_wipe(r);
+	x509_identity_wipe(r);
 	free(r);
 	x509_fingerprint_text(fp, info.sha256);
 	keyring_path(path, sizeof(path), root, KEYRING_RAPI_FILE);
@@ -160,7 +160,7 @@ static void show(const char *root, int secret_and_facts, int pem)
 	}
 	sign_secret_wipe(&s);
 
-	struct keyring_rapi *k = malloc(sizeof(*k));
+	struct x509_identity *k = malloc(sizeof(*k));
 	if (!k)
 		die("out of memory");
 	r = keyring_rapi_load(root, k);
@@ -192,7 +192,7 @@ static void show(const char *root, int secret_and_facts, int pem)
 			die_err("API certificate");
 		fputs(text, stdout);
 	}
-	keyring_rapi_wipe(k);
+	x509_identity_wipe(k);
 	free(k);
 }
 
@@ -212,7 +212,7 @@ int renew_crypto_main(int argc, char **argv)
 		OPT_SPEC_END,
 	};
 	const char *root = NULL, *secret_file = NULL, *rapi_file = NULL;
-	const char *names[KEYRING_NAMES_MAX + 1] = {NULL};
+	const char *names[X509_NAMES_MAX + 1] = {NULL};
 	size_t n_names = 0;
 	int new_secret_opt = 0, new_rapi_opt = 0, force = 0, show_opt = 0, show_pem = 0;
 	enum x509_key_type type = X509_KEY_EC;
@@ -247,9 +247,9 @@ int renew_crypto_main(int argc, char **argv)
 				die_usage(usage, "--rapi-key-type: '%s' is not ec or rsa", st.arg);
 			break;
 		case OPT_NAME:
-			if (n_names == KEYRING_NAMES_MAX)
+			if (n_names == X509_NAMES_MAX)
 				die_usage(usage, "more than %d --rapi-name options",
-					  KEYRING_NAMES_MAX);
+					  X509_NAMES_MAX);
 			names[n_names++] = st.arg;
 			break;
 		case OPT_FORCE:

@@ -87,16 +87,11 @@ int keyring_secret_store(const char *root, const struct sign_secret *s, int forc
 	return r;
 }
 
-void keyring_rapi_wipe(struct keyring_rapi *r)
-{
-	explicit_bzero(r, sizeof(*r));
-}
-
-int keyring_rapi_generate(struct keyring_rapi *r, enum x509_key_type type, const char *const *names)
+int keyring_rapi_generate(struct x509_identity *id, enum x509_key_type type,
+			  const char *const *names)
 {
 	char host[256];
 	const char *defaults[5];
-	memset(r, 0, sizeof(*r));
 	if (!names || !names[0]) {
 		size_t n = 0;
 		if (gethostname(host, sizeof(host)) == 0 && host[0]) {
@@ -109,44 +104,14 @@ int keyring_rapi_generate(struct keyring_rapi *r, enum x509_key_type type, const
 		defaults[n] = NULL;
 		names = defaults;
 	}
-	struct x509_cert_spec spec = {names[0], names, 0, KEYRING_RAPI_LIFETIME_SECONDS};
-	if (x509_key_generate(&r->key, type, type == X509_KEY_RSA ? 2048 : 256) < 0)
-		return -1;
-	long n = x509_cert_create(&r->key, &spec, r->cert, sizeof(r->cert));
-	if (n < 0) {
-		keyring_rapi_wipe(r);
-		return -1;
-	}
-	r->cert_len = (size_t)n;
-	return 0;
+	return x509_identity_generate(id, type, names, KEYRING_RAPI_LIFETIME_SECONDS);
 }
 
-int keyring_rapi_from_pem(struct keyring_rapi *r, const char *text, size_t len)
-{
-	memset(r, 0, sizeof(*r));
-	if (x509_key_from_pem(&r->key, text, len) < 0)
-		return -1;
-	long n = x509_cert_from_pem(text, len, r->cert, sizeof(r->cert));
-	if (n < 0) {
-		keyring_rapi_wipe(r);
-		return -1;
-	}
-	r->cert_len = (size_t)n;
-	int m = x509_cert_matches_key(r->cert, r->cert_len, &r->key);
-	if (m <= 0) {
-		if (m == 0)
-			err_set("the certificate is not for the private key in the same file");
-		keyring_rapi_wipe(r);
-		return -1;
-	}
-	return 0;
-}
-
-int keyring_rapi_load(const char *root, struct keyring_rapi *r)
+int keyring_rapi_load(const char *root, struct x509_identity *id)
 {
 	char path[PATH_MAX], *text;
 	size_t len;
-	memset(r, 0, sizeof(*r));
+	memset(id, 0, sizeof(*id));
 	if (keyring_path(path, sizeof(path), root, KEYRING_RAPI_FILE) < 0)
 		return -1;
 	int m = missing(path, "API key and certificate", "--new-rapi-certificate");
@@ -154,7 +119,7 @@ int keyring_rapi_load(const char *root, struct keyring_rapi *r)
 		return m;
 	if (file_read_all(AT_FDCWD, path, KEYRING_RAPI_FILE_MAX, &text, &len) < 0)
 		return -1;
-	int rc = keyring_rapi_from_pem(r, text, len);
+	int rc = x509_identity_from_pem(id, text, len);
 	explicit_bzero(text, len);
 	free(text);
 	if (rc < 0)
@@ -162,37 +127,31 @@ int keyring_rapi_load(const char *root, struct keyring_rapi *r)
 	return rc;
 }
 
-int keyring_rapi_store(const char *root, const struct keyring_rapi *r, int force)
+int keyring_rapi_store(const char *root, const struct x509_identity *id, int force)
 {
-	size_t cap = X509_PEM_LEN(X509_KEY_DER_MAX, 15) + X509_PEM_LEN(r->cert_len, 11) + 2;
-	char *text = malloc(cap);
-	if (!text)
-		return err_set("out of memory");
-	long k = x509_key_to_pem(&r->key, text, cap);
-	long c = k < 0 ? -1
-		       : x509_pem_encode(text + k, cap - (size_t)k, "CERTIFICATE", r->cert,
-					 r->cert_len);
-	int rc = c < 0 ? -1
-		       : store(root, KEYRING_RAPI_FILE, "API key and certificate", text,
-			       (size_t)(k + c), force);
-	explicit_bzero(text, cap);
+	char *text;
+	size_t len;
+	if (x509_identity_to_pem(id, &text, &len) < 0)
+		return -1;
+	int rc = store(root, KEYRING_RAPI_FILE, "API key and certificate", text, len, force);
+	explicit_bzero(text, len);
 	free(text);
 	return rc;
 }
 
-int keyring_rapi_ensure(const char *root, struct keyring_rapi *r, int *created)
+int keyring_rapi_ensure(const char *root, struct x509_identity *id, int *created)
 {
 	*created = 0;
-	int rc = keyring_rapi_load(root, r);
+	int rc = keyring_rapi_load(root, id);
 	if (rc != KEYRING_MISSING)
 		return rc;
-	if (keyring_rapi_generate(r, X509_KEY_EC, NULL) < 0)
+	if (keyring_rapi_generate(id, X509_KEY_EC, NULL) < 0)
 		return -1;
-	if (keyring_rapi_store(root, r, 0) == 0) {
+	if (keyring_rapi_store(root, id, 0) == 0) {
 		*created = 1;
 		return 0;
 	}
 	/* Someone else created it meanwhile: use theirs. */
-	keyring_rapi_wipe(r);
-	return keyring_rapi_load(root, r) == 0 ? 0 : -1;
+	x509_identity_wipe(id);
+	return keyring_rapi_load(root, id) == 0 ? 0 : -1;
 }

@@ -17,8 +17,6 @@
 #define KEYRING_RAPI_LIFETIME_SECONDS (5u * 365 * 86400)
 /* Largest rapi.pem (or --rapi-certificate file) read. */
 #define KEYRING_RAPI_FILE_MAX (64 * 1024)
-/* Most names a generated API certificate carries. */
-#define KEYRING_NAMES_MAX 16
 
 /* Returned (with err_set) by the load functions when the file does not exist. */
 #define KEYRING_MISSING (-2)
@@ -40,38 +38,23 @@ int keyring_secret_load(const char *root, struct sign_secret *s);
  */
 int keyring_secret_store(const char *root, const struct sign_secret *s, int force);
 
-/* The API server's key and certificate (about 19 KiB: keep it off small stacks). Secret: wipe it. */
-struct keyring_rapi {
-	struct x509_key key;
-	uint8_t cert[X509_CERT_DER_MAX];
-	size_t cert_len;
-};
-
 /*
- * Makes a new key (X509_KEY_EC P-256 or X509_KEY_RSA 2048) and a
- * self-signed certificate valid KEYRING_RAPI_LIFETIME_SECONDS from now.
- * NAMES (NULL-terminated, or NULL) are host names or IP literals: the first
- * is the CN, all go to subjectAltName. Without names: this host's name,
- * "localhost", "127.0.0.1" and "::1". 0 or -1.
+ * A fresh API identity (X509_KEY_EC P-256 or X509_KEY_RSA 2048), valid
+ * KEYRING_RAPI_LIFETIME_SECONDS: x509_identity_generate with NAMES, or, when
+ * NAMES is NULL or empty, this host's name, "localhost", "127.0.0.1" and
+ * "::1". 0 or -1.
  */
-int keyring_rapi_generate(struct keyring_rapi *r, enum x509_key_type type,
+int keyring_rapi_generate(struct x509_identity *id, enum x509_key_type type,
 			  const char *const *names);
-/*
- * Reads a private key and the first certificate from PEM TEXT[0..LEN)
- * (Ganeti's rapi.pem layout; any order) and checks that they belong
- * together. 0 or -1.
- */
-int keyring_rapi_from_pem(struct keyring_rapi *r, const char *text, size_t len);
-/* Loads ROOT's rapi.pem the same way. 0, KEYRING_MISSING or -1. */
-int keyring_rapi_load(const char *root, struct keyring_rapi *r);
-/* Writes R as ROOT's rapi.pem (key PEM, certificate PEM): like keyring_secret_store. 0 or -1. */
-int keyring_rapi_store(const char *root, const struct keyring_rapi *r, int force);
+/* Loads ROOT's rapi.pem (x509_identity_from_pem). 0, KEYRING_MISSING or -1. */
+int keyring_rapi_load(const char *root, struct x509_identity *id);
+/* Writes ID as ROOT's rapi.pem (key PEM, certificate PEM): like keyring_secret_store. 0 or -1. */
+int keyring_rapi_store(const char *root, const struct x509_identity *id, int force);
 /*
  * For the API server's first start: loads rapi.pem, or generates an EC one
  * with the default names and stores it if there is none (*CREATED = 1).
  * 0 or -1.
  */
-int keyring_rapi_ensure(const char *root, struct keyring_rapi *r, int *created);
-void keyring_rapi_wipe(struct keyring_rapi *r);
+int keyring_rapi_ensure(const char *root, struct x509_identity *id, int *created);
 
 #endif

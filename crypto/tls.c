@@ -609,17 +609,18 @@ static int peer_check_setup(struct conn *c, const struct tls_config *cfg)
 /* Decodes our own key and checks that our certificate carries it. */
 static int own_key_setup(struct conn *c, const struct tls_config *cfg)
 {
-	int m = x509_cert_matches_key(cfg->cert, cfg->cert_len, cfg->key);
+	const struct x509_identity *id = cfg->self;
+	int m = x509_cert_matches_key(id->cert, id->cert_len, &id->key);
 	if (m < 0)
 		return err_prefix("own certificate");
 	if (m == 0)
 		return err_set("own certificate does not match the private key");
 	br_skey_decoder_init(&c->skey);
-	br_skey_decoder_push(&c->skey, cfg->key->der, cfg->key->der_len);
+	br_skey_decoder_push(&c->skey, id->key.der, id->key.der_len);
 	if (br_skey_decoder_last_error(&c->skey) != 0)
 		return err_set("own private key cannot be decoded");
-	c->chain.data = (unsigned char *)(uintptr_t)cfg->cert;
-	c->chain.data_len = cfg->cert_len;
+	c->chain.data = (unsigned char *)(uintptr_t)id->cert;
+	c->chain.data_len = id->cert_len;
 	return 0;
 }
 
@@ -684,7 +685,7 @@ int tls_client_connect(struct tls_conn *tc, int fd, const struct tls_config *cfg
 	engine_setup(c);
 	if (peer_check_setup(c, cfg) < 0)
 		return -1;
-	if (cfg->key) {
+	if (cfg->self) {
 		if (own_key_setup(c, cfg) < 0)
 			return -1;
 		if (br_skey_decoder_key_type(&c->skey) == BR_KEYTYPE_EC)
@@ -710,7 +711,7 @@ int tls_server_accept(struct tls_conn *tc, int fd, const struct tls_config *cfg)
 	struct conn *c = conn_of(tc);
 	memset(c, 0, sizeof(*c));
 	c->eng = &c->ssl.server.eng;
-	if (!cfg->key || !cfg->cert)
+	if (!cfg->self)
 		return err_set("TLS server: no key and certificate");
 	if (cfg->require_client_cert && !cfg->pin && !cfg->trust)
 		return err_set("TLS server: client certificates required but nothing to check "

@@ -42,11 +42,9 @@ void tls_trust_free(struct tls_trust *t);
  *   neither: only for a server that does not ask for client certificates.
  */
 struct tls_config {
-	/* Own key and certificate (DER): required for a server; a client
-	   with them presents the certificate when the server asks. */
-	const struct x509_key *key;
-	const uint8_t *cert;
-	size_t cert_len;
+	/* Own key and certificate: required for a server; a client with
+	   them presents the certificate when the server asks. */
+	const struct x509_identity *self;
 
 	const uint8_t *pin;
 	size_t pin_len;

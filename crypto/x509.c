@@ -744,6 +744,75 @@ long x509_cert_create(const struct x509_key *key, const struct x509_cert_spec *s
 	return (long)w.len;
 }
 
+/* ---- Identities ------------------------------------------------------------ */
+
+int x509_identity_generate(struct x509_identity *id, enum x509_key_type type,
+			   const char *const *names, uint32_t lifetime_seconds)
+{
+	size_t n = 0;
+	memset(id, 0, sizeof(*id));
+	while (names && names[n])
+		n++;
+	if (n == 0 || n > X509_NAMES_MAX)
+		return err_set("a certificate needs 1 to %d names, not %zu", X509_NAMES_MAX, n);
+	struct x509_cert_spec spec = {names[0], names, 0, lifetime_seconds};
+	if (x509_key_generate(&id->key, type, type == X509_KEY_RSA ? 2048 : 256) < 0)
+		return -1;
+	long len = x509_cert_create(&id->key, &spec, id->cert, sizeof(id->cert));
+	if (len < 0) {
+		x509_identity_wipe(id);
+		return -1;
+	}
+	id->cert_len = (size_t)len;
+	return 0;
+}
+
+int x509_identity_from_pem(struct x509_identity *id, const char *text, size_t len)
+{
+	memset(id, 0, sizeof(*id));
+	if (x509_key_from_pem(&id->key, text, len) < 0)
+		return -1;
+	long n = x509_cert_from_pem(text, len, id->cert, sizeof(id->cert));
+	if (n < 0) {
+		x509_identity_wipe(id);
+		return -1;
+	}
+	id->cert_len = (size_t)n;
+	int m = x509_cert_matches_key(id->cert, id->cert_len, &id->key);
+	if (m <= 0) {
+		if (m == 0)
+			err_set("the certificate is not for the private key in the same file");
+		x509_identity_wipe(id);
+		return -1;
+	}
+	return 0;
+}
+
+int x509_identity_to_pem(const struct x509_identity *id, char **out, size_t *len)
+{
+	size_t cap = X509_PEM_LEN(X509_KEY_DER_MAX, 15) + X509_PEM_LEN(id->cert_len, 11) + 2;
+	char *text = malloc(cap);
+	if (!text)
+		return err_set("out of memory");
+	long k = x509_key_to_pem(&id->key, text, cap);
+	long c = k < 0 ? -1
+		       : x509_pem_encode(text + k, cap - (size_t)k, "CERTIFICATE", id->cert,
+					 id->cert_len);
+	if (c < 0) {
+		explicit_bzero(text, cap);
+		free(text);
+		return -1;
+	}
+	*out = text;
+	*len = (size_t)(k + c);
+	return 0;
+}
+
+void x509_identity_wipe(struct x509_identity *id)
+{
+	explicit_bzero(id, sizeof(*id));
+}
+
 /* ---- Certificates: reading ------------------------------------------------- */
 
 static int two_digits(const uint8_t *p, unsigned *v)

@@ -128,6 +128,43 @@ int x509_cert_check_time(const struct x509_cert_info *info, int64_t now);
  */
 int x509_cert_matches_key(const void *der, size_t len, const struct x509_key *key);
 
+/* Lifetime of a per-move certificate, as Ganeti's: one day. */
+#define X509_MOVE_LIFETIME_SECONDS 86400
+/* Most names x509_identity_generate puts in one certificate. */
+#define X509_NAMES_MAX 16
+
+/*
+ * A private key with its certificate: what a TLS endpoint presents (the API
+ * server's, a node's per-move one). About 19 KiB: keep it off small stacks.
+ * Secret: wipe it with x509_identity_wipe.
+ */
+struct x509_identity {
+	struct x509_key key;
+	uint8_t cert[X509_CERT_DER_MAX];
+	size_t cert_len;
+};
+
+/*
+ * Makes a fresh key (X509_KEY_EC: P-256; X509_KEY_RSA: 2048 bits) and a
+ * self-signed certificate for it valid LIFETIME seconds from now. NAMES
+ * (NULL-terminated, 1..X509_NAMES_MAX) are host names or IP literals: the
+ * first is the CN, all go to subjectAltName. 0 or -1 with err_set.
+ */
+int x509_identity_generate(struct x509_identity *id, enum x509_key_type type,
+			   const char *const *names, uint32_t lifetime_seconds);
+/*
+ * Reads a private key and the first certificate from PEM TEXT[0..LEN) (any
+ * order, as in Ganeti's rapi.pem) and checks that they belong together.
+ * 0 or -1 with err_set.
+ */
+int x509_identity_from_pem(struct x509_identity *id, const char *text, size_t len);
+/*
+ * Writes ID as key PEM followed by certificate PEM into a malloc'd buffer
+ * (*OUT, *LEN; secret: wipe and free it). 0 or -1.
+ */
+int x509_identity_to_pem(const struct x509_identity *id, char **out, size_t *len);
+void x509_identity_wipe(struct x509_identity *id);
+
 /* Formats a SHA-256 fingerprint as openssl does: "AB:CD:...", 95 characters + NUL. */
 #define X509_FINGERPRINT_SIZE (3 * SHA256_LEN)
 void x509_fingerprint_text(char out[X509_FINGERPRINT_SIZE], const uint8_t sha[SHA256_LEN]);

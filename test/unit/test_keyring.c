@@ -38,7 +38,7 @@ static void test_secret(void)
 
 static void test_rapi(void)
 {
-	static struct keyring_rapi a, b;
+	static struct x509_identity a, b;
 	int created = -1;
 	CHECK_INT(keyring_rapi_load(root, &a), KEYRING_MISSING);
 	CHECK_INT(keyring_rapi_ensure(root, &a, &created), 0);
@@ -61,14 +61,14 @@ static void test_rapi(void)
 	CHECK_INT(keyring_rapi_load(root, &a), 0);
 	CHECK_EQUALS(a.cert, a.cert_len, b.cert, b.cert_len);
 	/* A certificate with someone else's key is refused. */
-	static struct keyring_rapi c;
+	static struct x509_identity c;
 	CHECK_INT(keyring_rapi_generate(&c, X509_KEY_EC, NULL), 0);
 	c.key = a.key;
 	memcpy(c.key.der, a.key.der, a.key.der_len);
 	CHECK_INT(keyring_rapi_store(root, &c, 1), 0); /* the store does not judge ... */
 	CHECK_INT(keyring_rapi_load(root, &b), -1);    /* ... the load does */
 	CHECK(strstr(err_msg(), "not for the private key") != NULL);
-	keyring_rapi_wipe(&a);
+	x509_identity_wipe(&a);
 	CHECK_INT(a.cert_len, 0);
 }
 

@@ -38,16 +38,9 @@ static int has(const char *hay, const char *needle)
 	return 0;
 }
 
-/* A key and its self-signed certificate. */
-struct ident {
-	struct x509_key key;
-	uint8_t cert[4096];
-	size_t cert_len;
-};
-
 static const char *const alt[] = {"node1.example.com", "127.0.0.1", NULL};
 
-static void ident_make(struct ident *id, enum x509_key_type type, const char *cn,
+static void ident_make(struct x509_identity *id, enum x509_key_type type, const char *cn,
 		       int64_t not_before, uint32_t life)
 {
 	struct x509_cert_spec spec = {cn, alt, not_before, life};
@@ -58,7 +51,7 @@ static void ident_make(struct ident *id, enum x509_key_type type, const char *cn
 }
 
 /* Writes the certificate (and key if KEY_NAME) as PEM files in the test directory. */
-static void ident_write(const struct ident *id, const char *cert_name, const char *key_name)
+static void ident_write(const struct x509_identity *id, const char *cert_name, const char *key_name)
 {
 	char pem[8192];
 	long n = x509_pem_encode(pem, sizeof(pem), "CERTIFICATE", id->cert, id->cert_len);
@@ -301,29 +294,15 @@ static void run_pair(const struct tls_config *scfg, const struct tls_config *ccf
 	close(sv[1]);
 }
 
-static struct ident srv_ec, srv_rsa, cli_ec, cli_rsa, impostor, expired;
+static struct x509_identity srv_ec, srv_rsa, cli_ec, cli_rsa, impostor, expired;
 
 static void test_pinned_mutual(void)
 {
 	struct server srv;
 	struct client_result cli;
 	/* EC server, RSA client; then RSA server, EC client. */
-	struct tls_config s1 = {&srv_ec.key,
-				srv_ec.cert,
-				srv_ec.cert_len,
-				cli_rsa.cert,
-				cli_rsa.cert_len,
-				NULL,
-				NULL,
-				1};
-	struct tls_config c1 = {&cli_rsa.key,
-				cli_rsa.cert,
-				cli_rsa.cert_len,
-				srv_ec.cert,
-				srv_ec.cert_len,
-				NULL,
-				NULL,
-				0};
+	struct tls_config s1 = {&srv_ec, cli_rsa.cert, cli_rsa.cert_len, NULL, NULL, 1};
+	struct tls_config c1 = {&cli_rsa, srv_ec.cert, srv_ec.cert_len, NULL, NULL, 0};
 	run_pair(&s1, &c1, 3 * 1000 * 1000 + 17, &srv, &cli);
 	CHECK_INT(srv.rc, 0);
 	CHECK_INT(cli.rc, 0);
@@ -332,22 +311,8 @@ static void test_pinned_mutual(void)
 	CHECK(has(cli.cipher, "ECDHE-ECDSA-"));
 	CHECK(strstr(cli.cipher, "GCM") || strstr(cli.cipher, "CHACHA20"));
 
-	struct tls_config s2 = {&srv_rsa.key,
-				srv_rsa.cert,
-				srv_rsa.cert_len,
-				cli_ec.cert,
-				cli_ec.cert_len,
-				NULL,
-				NULL,
-				1};
-	struct tls_config c2 = {&cli_ec.key,
-				cli_ec.cert,
-				cli_ec.cert_len,
-				srv_rsa.cert,
-				srv_rsa.cert_len,
-				NULL,
-				NULL,
-				0};
+	struct tls_config s2 = {&srv_rsa, cli_ec.cert, cli_ec.cert_len, NULL, NULL, 1};
+	struct tls_config c2 = {&cli_ec, srv_rsa.cert, srv_rsa.cert_len, NULL, NULL, 0};
 	run_pair(&s2, &c2, 0, &srv, &cli);
 	CHECK_INT(srv.rc, 0);
 	CHECK_INT(cli.rc, 0);
@@ -359,22 +324,8 @@ static void test_pinned_wrong_server(void)
 {
 	struct server srv;
 	struct client_result cli;
-	struct tls_config s = {&impostor.key,
-			       impostor.cert,
-			       impostor.cert_len,
-			       cli_ec.cert,
-			       cli_ec.cert_len,
-			       NULL,
-			       NULL,
-			       1};
-	struct tls_config c = {&cli_ec.key,
-			       cli_ec.cert,
-			       cli_ec.cert_len,
-			       srv_ec.cert,
-			       srv_ec.cert_len,
-			       NULL,
-			       NULL,
-			       0};
+	struct tls_config s = {&impostor, cli_ec.cert, cli_ec.cert_len, NULL, NULL, 1};
+	struct tls_config c = {&cli_ec, srv_ec.cert, srv_ec.cert_len, NULL, NULL, 0};
 	run_pair(&s, &c, 10, &srv, &cli);
 	CHECK_INT(cli.rc, -1);
 	CHECK(has(cli.err, "TLS handshake: peer certificate is not the pinned certificate"));
@@ -386,38 +337,25 @@ static void test_pinned_wrong_client(void)
 {
 	struct server srv;
 	struct client_result cli;
-	struct tls_config s = {&srv_ec.key,
-			       srv_ec.cert,
-			       srv_ec.cert_len,
-			       cli_ec.cert,
-			       cli_ec.cert_len,
-			       NULL,
-			       NULL,
-			       1};
-	struct tls_config c = {&impostor.key,
-			       impostor.cert,
-			       impostor.cert_len,
-			       srv_ec.cert,
-			       srv_ec.cert_len,
-			       NULL,
-			       NULL,
-			       0};
+	struct tls_config s = {&srv_ec, cli_ec.cert, cli_ec.cert_len, NULL, NULL, 1};
+	struct tls_config c = {&impostor, srv_ec.cert, srv_ec.cert_len, NULL, NULL, 0};
 	run_pair(&s, &c, 10, &srv, &cli);
 	CHECK_INT(srv.rc, -1);
 	CHECK(has(srv.err, "peer certificate is not the pinned certificate"));
 	CHECK_INT(cli.rc, -1);
 	CHECK(has(cli.err, "peer sent fatal alert 42 (bad_certificate)"));
 	/* No client certificate at all. */
-	struct tls_config anon = {NULL, NULL, 0, srv_ec.cert, srv_ec.cert_len, NULL, NULL, 0};
+	struct tls_config anon = {NULL, srv_ec.cert, srv_ec.cert_len, NULL, NULL, 0};
 	run_pair(&s, &anon, 10, &srv, &cli);
 	CHECK_INT(srv.rc, -1);
 	CHECK(has(srv.err, "client sent no certificate"));
 	CHECK_INT(cli.rc, -1);
 	CHECK(has(cli.err, "peer sent fatal alert 40 (handshake_failure)"));
 	/* The right certificate with the wrong key: the client cannot prove it holds it. */
-	struct x509_key stolen = impostor.key;
-	struct tls_config thief = {
-		&stolen, cli_ec.cert, cli_ec.cert_len, srv_ec.cert, srv_ec.cert_len, NULL, NULL, 0};
+	static struct x509_identity stolen;
+	stolen = cli_ec;
+	stolen.key = impostor.key;
+	struct tls_config thief = {&stolen, srv_ec.cert, srv_ec.cert_len, NULL, NULL, 0};
 	run_pair(&s, &thief, 10, &srv, &cli);
 	CHECK_INT(cli.rc, -1);
 	CHECK(has(cli.err, "own certificate does not match the private key"));
@@ -426,18 +364,17 @@ static void test_pinned_wrong_client(void)
 static void test_pinned_expired(void)
 {
 	struct tls_conn *c = malloc(sizeof(*c));
-	struct tls_config cfg = {NULL, NULL, 0, expired.cert, expired.cert_len, NULL, NULL, 0};
+	struct tls_config cfg = {NULL, expired.cert, expired.cert_len, NULL, NULL, 0};
 	int sv[2];
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	CHECK_INT(tls_client_connect(c, sv[0], &cfg), -1);
 	CHECK(has(err_msg(), "pinned peer certificate: Certificate is expired"));
-	struct tls_config none = {NULL, NULL, 0, NULL, 0, NULL, NULL, 0};
+	struct tls_config none = {NULL, NULL, 0, NULL, NULL, 0};
 	CHECK_INT(tls_client_connect(c, sv[0], &none), -1);
 	CHECK(has(err_msg(), "no way to check the server"));
-	struct tls_config nokey = {NULL, NULL, 0, NULL, 0, NULL, NULL, 0};
+	struct tls_config nokey = {NULL, NULL, 0, NULL, NULL, 0};
 	CHECK_INT(tls_server_accept(c, sv[0], &nokey), -1);
-	struct tls_config unchecked = {
-		&srv_ec.key, srv_ec.cert, srv_ec.cert_len, NULL, 0, NULL, NULL, 1};
+	struct tls_config unchecked = {&srv_ec, NULL, 0, NULL, NULL, 1};
 	CHECK_INT(tls_server_accept(c, sv[0], &unchecked), -1);
 	CHECK(has(err_msg(), "nothing to check them against"));
 	tls_wipe(c);
@@ -446,7 +383,7 @@ static void test_pinned_expired(void)
 	close(sv[1]);
 }
 
-static struct tls_trust *trust_of(const struct ident *id)
+static struct tls_trust *trust_of(const struct x509_identity *id)
 {
 	char pem[8192];
 	struct tls_trust *t = NULL;
@@ -461,8 +398,8 @@ static void test_ca_trust(void)
 	struct client_result cli;
 	struct tls_trust *t_srv = trust_of(&srv_ec), *t_other = trust_of(&impostor);
 	struct tls_trust *t_cli = trust_of(&cli_rsa);
-	struct tls_config s = {&srv_ec.key, srv_ec.cert, srv_ec.cert_len, NULL, 0, NULL, NULL, 0};
-	struct tls_config c = {NULL, NULL, 0, NULL, 0, t_srv, NULL, 0};
+	struct tls_config s = {&srv_ec, NULL, 0, NULL, NULL, 0};
+	struct tls_config c = {NULL, NULL, 0, t_srv, NULL, 0};
 	run_pair(&s, &c, 100000, &srv, &cli);
 	CHECK_INT(cli.rc, 0);
 	CHECK_INT(srv.rc, 0);
@@ -475,21 +412,18 @@ static void test_ca_trust(void)
 	CHECK_INT(cli.rc, -1);
 	CHECK(has(cli.err, "not for this server name"));
 	/* The wrong CA: the impostor's certificate has the same subject but another key. */
-	struct tls_config wrong = {NULL, NULL, 0, NULL, 0, t_other, NULL, 0};
+	struct tls_config wrong = {NULL, NULL, 0, t_other, NULL, 0};
 	run_pair(&s, &wrong, 10, &srv, &cli);
 	CHECK_INT(cli.rc, -1);
 	CHECK(has(cli.err, "TLS handshake: certificate not trusted (no matching CA)"));
 	CHECK_INT(srv.rc, -1);
 	/* Client certificates checked against a CA file. */
-	struct tls_config s_ca = {
-		&srv_ec.key, srv_ec.cert, srv_ec.cert_len, NULL, 0, t_cli, NULL, 1};
-	struct tls_config c_ok = {
-		&cli_rsa.key, cli_rsa.cert, cli_rsa.cert_len, NULL, 0, t_srv, NULL, 0};
+	struct tls_config s_ca = {&srv_ec, NULL, 0, t_cli, NULL, 1};
+	struct tls_config c_ok = {&cli_rsa, NULL, 0, t_srv, NULL, 0};
 	run_pair(&s_ca, &c_ok, 10, &srv, &cli);
 	CHECK_INT(srv.rc, 0);
 	CHECK_INT(cli.rc, 0);
-	struct tls_config c_bad = {
-		&cli_ec.key, cli_ec.cert, cli_ec.cert_len, NULL, 0, t_srv, NULL, 0};
+	struct tls_config c_bad = {&cli_ec, NULL, 0, t_srv, NULL, 0};
 	run_pair(&s_ca, &c_bad, 10, &srv, &cli);
 	CHECK_INT(srv.rc, -1);
 	CHECK(has(srv.err, "TLS handshake"));
@@ -529,8 +463,8 @@ static void test_truncation(void)
 	pthread_t t;
 	struct server srv = {0};
 	struct tls_trust *tr = trust_of(&srv_ec);
-	struct tls_config s = {&srv_ec.key, srv_ec.cert, srv_ec.cert_len, NULL, 0, NULL, NULL, 0};
-	struct tls_config cfg = {NULL, NULL, 0, NULL, 0, tr, NULL, 0};
+	struct tls_config s = {&srv_ec, NULL, 0, NULL, NULL, 0};
+	struct tls_config cfg = {NULL, NULL, 0, tr, NULL, 0};
 	struct tls_conn *c = malloc(sizeof(*c));
 	char buf[64];
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
@@ -596,22 +530,8 @@ static void test_tampered_record(void)
 	pthread_t t_srv, t_fwd, t_back;
 	struct server srv = {0};
 	struct client_result cli;
-	struct tls_config s = {&srv_ec.key,
-			       srv_ec.cert,
-			       srv_ec.cert_len,
-			       cli_ec.cert,
-			       cli_ec.cert_len,
-			       NULL,
-			       NULL,
-			       1};
-	struct tls_config c = {&cli_ec.key,
-			       cli_ec.cert,
-			       cli_ec.cert_len,
-			       srv_ec.cert,
-			       srv_ec.cert_len,
-			       NULL,
-			       NULL,
-			       0};
+	struct tls_config s = {&srv_ec, cli_ec.cert, cli_ec.cert_len, NULL, NULL, 1};
+	struct tls_config c = {&cli_ec, srv_ec.cert, srv_ec.cert_len, NULL, NULL, 0};
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, cs) == 0);
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, ss) == 0);
 	set_timeouts(cs[1], IO_TIMEOUT_SECONDS * 1000);
@@ -642,7 +562,7 @@ static void test_timeout(void)
 {
 	int sv[2];
 	struct tls_trust *tr = trust_of(&srv_ec);
-	struct tls_config cfg = {NULL, NULL, 0, NULL, 0, tr, NULL, 0};
+	struct tls_config cfg = {NULL, NULL, 0, tr, NULL, 0};
 	struct tls_conn *c = malloc(sizeof(*c));
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	set_timeouts(sv[1], 200); /* the peer never answers */
@@ -704,10 +624,10 @@ static void test_curl(void)
 {
 	struct server srv;
 	char out[4096];
-	const struct ident *ids[] = {&srv_ec, &srv_rsa};
+	const struct x509_identity *ids[] = {&srv_ec, &srv_rsa};
 	for (int i = 0; i < 2; i++) {
-		const struct ident *id = ids[i];
-		struct tls_config s = {&id->key, id->cert, id->cert_len, NULL, 0, NULL, NULL, 0};
+		const struct x509_identity *id = ids[i];
+		struct tls_config s = {id, NULL, 0, NULL, NULL, 0};
 		ident_write(id, "api.pem", NULL);
 		ident_write(&impostor, "other.pem", NULL);
 		/* curl checks the host name too: the certificate carries IP 127.0.0.1. */
@@ -728,8 +648,7 @@ static void test_openssl_s_client(void)
 {
 	struct server srv;
 	char out[8192];
-	struct tls_config s = {
-		&srv_rsa.key, srv_rsa.cert, srv_rsa.cert_len, NULL, 0, NULL, NULL, 0};
+	struct tls_config s = {&srv_rsa, NULL, 0, NULL, NULL, 0};
 	ident_write(&srv_rsa, "api.pem", NULL);
 	ident_write(&impostor, "other.pem", NULL);
 	char *ok[] = {"openssl",
@@ -757,14 +676,7 @@ static void test_openssl_s_client(void)
 	CHECK_INT(srv.rc, -1);
 	/* Client certificates against a server pinning them. */
 	ident_write(&cli_ec, "cli.pem", "cli.key");
-	struct tls_config pin = {&srv_rsa.key,
-				 srv_rsa.cert,
-				 srv_rsa.cert_len,
-				 cli_ec.cert,
-				 cli_ec.cert_len,
-				 NULL,
-				 NULL,
-				 1};
+	struct tls_config pin = {&srv_rsa, cli_ec.cert, cli_ec.cert_len, NULL, NULL, 1};
 	char *mtls[] = {"openssl",
 			"s_client",
 			"-connect",
@@ -861,19 +773,12 @@ static void test_openssl_s_server(void)
 	ident_write(&srv_ec, "srv.pem", "srv.key");
 	ident_write(&cli_rsa, "cli.pem", NULL);
 	struct tls_trust *t = trust_of(&srv_ec), *other = trust_of(&impostor);
-	struct tls_config c = {NULL, NULL, 0, NULL, 0, t, NULL, 0};
+	struct tls_config c = {NULL, NULL, 0, t, NULL, 0};
 	CHECK_INT(s_server_exchange(&c, NULL, "hello\n", reply, sizeof(reply), err, sizeof(err)),
 		  0);
 	CHECK_STR(reply, "olleh\n");
 	/* Pinned server certificate, and mutual TLS with s_server requiring a client certificate. */
-	struct tls_config pin = {&cli_rsa.key,
-				 cli_rsa.cert,
-				 cli_rsa.cert_len,
-				 srv_ec.cert,
-				 srv_ec.cert_len,
-				 NULL,
-				 NULL,
-				 0};
+	struct tls_config pin = {&cli_rsa, srv_ec.cert, srv_ec.cert_len, NULL, NULL, 0};
 	char *verify[] = {
 		"-Verify", "1", "-CAfile", (char *)path("cli.pem"), "-verify_return_error", NULL};
 	reply[0] = 0;
@@ -885,7 +790,7 @@ static void test_openssl_s_server(void)
 	CHECK_INT(s_server_exchange(&c, verify, "x\n", reply, sizeof(reply), err, sizeof(err)), -1);
 	CHECK(has(err, "alert"));
 	/* The wrong CA: we refuse s_server. */
-	struct tls_config wrong = {NULL, NULL, 0, NULL, 0, other, NULL, 0};
+	struct tls_config wrong = {NULL, NULL, 0, other, NULL, 0};
 	CHECK_INT(s_server_exchange(&wrong, NULL, "x\n", reply, sizeof(reply), err, sizeof(err)),
 		  -1);
 	CHECK(has(err, "TLS handshake"));

@@ -513,6 +513,42 @@ static void test_parse_rejects(void)
 	x509_key_wipe(&key);
 }
 
+static void test_identity(void)
+{
+	static struct x509_identity id, back, other;
+	const char *names[] = {"move.example.com", "192.0.2.7", NULL};
+	CHECK_INT(x509_identity_generate(&id, X509_KEY_EC, names, X509_MOVE_LIFETIME_SECONDS), 0);
+	struct x509_cert_info info;
+	CHECK_INT(x509_cert_parse(id.cert, id.cert_len, &info), 0);
+	CHECK_STR(info.cn, "move.example.com");
+	CHECK_INT(info.not_after - info.not_before, 86400);
+	char *pem;
+	size_t len;
+	CHECK_INT(x509_identity_to_pem(&id, &pem, &len), 0);
+	CHECK_INT(x509_identity_from_pem(&back, pem, len), 0);
+	CHECK_EQUALS(back.cert, back.cert_len, id.cert, id.cert_len);
+	CHECK_EQUALS(back.key.der, back.key.der_len, id.key.der, id.key.der_len);
+	/* openssl sees the same pair in the file. */
+	CHECK_INT(proc_write_file(path("id.pem"), pem, len), 0);
+	char pub[1024];
+	CHECK_INT(openssl("pkey", "-in", path("id.pem"), "-pubout"), 0);
+	snprintf(pub, sizeof(pub), "%.*s", (int)sizeof(pub) - 1, out);
+	CHECK_INT(openssl("x509", "-in", path("id.pem"), "-noout", "-pubkey"), 0);
+	CHECK_STR(out, pub);
+	free(pem);
+	/* A key with someone else's certificate. */
+	CHECK_INT(x509_identity_generate(&other, X509_KEY_EC, names, 60), 0);
+	other.key = id.key;
+	CHECK_INT(x509_identity_to_pem(&other, &pem, &len), 0);
+	CHECK_INT(x509_identity_from_pem(&back, pem, len), -1);
+	CHECK(err_has("not for the private key"));
+	free(pem);
+	const char *none[] = {NULL};
+	CHECK_INT(x509_identity_generate(&back, X509_KEY_EC, none, 60), -1);
+	x509_identity_wipe(&id);
+	CHECK_INT(id.cert_len, 0);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -528,6 +564,7 @@ int main(void)
 	RUN(test_check_time);
 	RUN(test_pem);
 	RUN(test_parse_rejects);
+	RUN(test_identity);
 	proc_rm_dir(dir);
 	return CHECK_DONE();
 }
