@@ -758,8 +758,9 @@ ssize_t tls_read(struct tls_conn *tc, void *buf, size_t n)
 	int r = br_sslio_read(&c->io, buf, n > INT_MAX ? INT_MAX : n);
 	if (r > 0)
 		return r;
-	/* Every failure sets an engine error; a clean close_notify leaves none. */
-	if (br_ssl_engine_last_error(c->eng) == BR_ERR_OK && !c->io_errno && !c->peer_eof) {
+	/* Every failure sets an engine error; a close_notify leaves none (even when
+	   our answering close_notify could not be sent to a peer already gone). */
+	if (br_ssl_engine_last_error(c->eng) == BR_ERR_OK) {
 		c->got_close = 1;
 		return 0;
 	}

@@ -456,6 +456,39 @@ static void test_trust_files(void)
 	CHECK(has(err_msg(), "cannot be decoded"));
 }
 
+/* An identity made by openssl (RSA, CA:FALSE) serves, and a CA file holding it trusts it directly. */
+static void test_openssl_identity(void)
+{
+	static struct x509_identity id;
+	struct server srv;
+	struct client_result cli;
+	char *req[] = {"openssl",  "req",
+		       "-x509",	   "-newkey",
+		       "rsa:2048", "-nodes",
+		       "-subj",	   "/CN=leaf.example.com",
+		       "-days",	   "1",
+		       "-addext",  "basicConstraints=critical,CA:FALSE",
+		       "-addext",  "keyUsage=critical,digitalSignature",
+		       "-keyout",  (char *)path("leaf.key"),
+		       "-out",	   (char *)path("leaf.crt"),
+		       NULL};
+	CHECK_INT(proc_run(req, NULL, NULL, 0), 0);
+	char text[16384];
+	char *cat[] = {"cat", (char *)path("leaf.key"), (char *)path("leaf.crt"), NULL};
+	CHECK_INT(proc_run(cat, NULL, text, sizeof(text)), 0);
+	CHECK_INT(x509_identity_from_pem(&id, text, strlen(text)), 0);
+	struct tls_trust *t = NULL;
+	CHECK_INT(tls_trust_load(&t, path("leaf.crt")), 0);
+	struct tls_config s = {&id, NULL, 0, NULL, NULL, 0};
+	struct tls_config c = {NULL, NULL, 0, t, NULL, 0};
+	run_pair(&s, &c, 1000, &srv, &cli);
+	CHECK_INT(srv.rc, 0);
+	CHECK_INT(cli.rc, 0);
+	CHECK(has(cli.cipher, "ECDHE-RSA-"));
+	tls_trust_free(t);
+	x509_identity_wipe(&id);
+}
+
 /* A server that stops sending without close_notify: the reader must see an error, not an end. */
 static void test_truncation(void)
 {
@@ -644,6 +677,50 @@ static void test_curl(void)
 	}
 }
 
+/* Ganeti's RAPI client stack: pycurl over GnuTLS, CA file, no host name check. */
+static const char pycurl_script[] =
+	"import io, sys, pycurl\n"
+	"c = pycurl.Curl(); b = io.BytesIO()\n"
+	"c.setopt(pycurl.URL, sys.argv[1]); c.setopt(pycurl.CAINFO, sys.argv[2])\n"
+	"c.setopt(pycurl.SSL_VERIFYPEER, True); c.setopt(pycurl.SSL_VERIFYHOST, 0)\n"
+	"c.setopt(pycurl.WRITEFUNCTION, b.write)\n"
+	"try:\n"
+	"    c.perform()\n"
+	"except pycurl.error as e:\n"
+	"    print('error', e.args[0]); sys.exit(3)\n"
+	"sys.stdout.write(b.getvalue().decode())\n";
+
+static int have_pycurl(void)
+{
+	char *argv[] = {"/usr/bin/python3", "-c", "import pycurl", NULL};
+	return access(argv[0], X_OK) == 0 && proc_run(argv, NULL, NULL, 0) == 0;
+}
+
+static void test_pycurl_gnutls(void)
+{
+	struct server srv;
+	char out[4096];
+	if (!have_pycurl()) {
+		printf("SKIP tls:test_pycurl_gnutls: /usr/bin/python3 has no pycurl (python3-pycurl)\n");
+		return;
+	}
+	const struct x509_identity *ids[] = {&srv_ec, &srv_rsa};
+	for (int i = 0; i < 2; i++) {
+		struct tls_config s = {ids[i], NULL, 0, NULL, NULL, 0};
+		ident_write(ids[i], "api.pem", NULL);
+		ident_write(&impostor, "other.pem", NULL);
+		char *ok[] = {"/usr/bin/python3",      "-c", (char *)pycurl_script, "@URL",
+			      (char *)path("api.pem"), NULL};
+		CHECK_INT(with_server(&s, SERVE_HTTP, ok, NULL, out, sizeof(out), &srv), 0);
+		CHECK_STR(out, "ok\n");
+		CHECK_INT(srv.rc, 0);
+		char *bad[] = {"/usr/bin/python3",	  "-c", (char *)pycurl_script, "@URL",
+			       (char *)path("other.pem"), NULL};
+		CHECK_INT(with_server(&s, SERVE_HTTP, bad, NULL, out, sizeof(out), &srv), 3);
+		CHECK_STR(out, "error 60\n");
+	}
+}
+
 static void test_openssl_s_client(void)
 {
 	struct server srv;
@@ -817,10 +894,12 @@ int main(void)
 	RUN(test_pinned_expired);
 	RUN(test_ca_trust);
 	RUN(test_trust_files);
+	RUN(test_openssl_identity);
 	RUN(test_truncation);
 	RUN(test_tampered_record);
 	RUN(test_timeout);
 	RUN(test_curl);
+	RUN(test_pycurl_gnutls);
 	RUN(test_openssl_s_client);
 	RUN(test_openssl_s_server);
 	proc_rm_dir(dir);
