@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
-#include "core/file.h"
+#include "core/io.h"
 #include "crypto/rand.h"
 
 /* Largest trust file tls_trust_load reads. */
@@ -150,12 +151,25 @@ int tls_trust_from_pem(struct tls_trust **out, const char *text, size_t len)
 
 int tls_trust_load(struct tls_trust **out, const char *path)
 {
-	char *text;
-	size_t len;
+	/* CA files are often symlinks (/etc/ssl/certs): follow them, unlike key files. */
+	struct stat st;
 	*out = NULL;
-	if (file_read_all(AT_FDCWD, path, TRUST_FILE_MAX, &text, &len) < 0)
-		return err_prefix("CA file");
-	int r = tls_trust_from_pem(out, text, len);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return err_set_errno("CA file %s", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > TRUST_FILE_MAX) {
+		close(fd);
+		return err_set("CA file %s: not a regular file of at most %d bytes", path,
+			       TRUST_FILE_MAX);
+	}
+	char *text = malloc((size_t)st.st_size + 1);
+	ssize_t n = text ? io_read_full(fd, text, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n < 0) {
+		free(text);
+		return text ? err_prefix("CA file %s", path) : err_set("out of memory");
+	}
+	int r = tls_trust_from_pem(out, text, (size_t)n);
 	free(text);
 	if (r < 0)
 		err_prefix("CA file %s", path);

@@ -22,7 +22,7 @@ struct tls_trust;
 /* Most certificates read from one trust file. */
 #define TLS_TRUST_MAX 512
 
-/* Reads every CERTIFICATE of the PEM file PATH (at most 4 MiB). *OUT or NULL; 0 or -1 with err_set. */
+/* Reads every CERTIFICATE of the PEM file PATH (at most 4 MiB; symlinks followed). 0 or -1. */
 int tls_trust_load(struct tls_trust **out, const char *path);
 int tls_trust_from_pem(struct tls_trust **out, const char *text, size_t len);
 void tls_trust_free(struct tls_trust *t);

@@ -218,12 +218,15 @@ static void der_time(struct der_w *w, int64_t t)
 	der_prim(w, c.year >= 1950 && c.year < 2050 ? 0x17 : 0x18, s, (size_t)n);
 }
 
-static void time_text(char out[24], int64_t t)
+/* UTC "YYYY-MM-DD HH:MM:SS"; "?" for times beyond what fits (never for certificate times). */
+static void time_text(char out[32], int64_t t)
 {
 	struct civil c;
 	civil_from_unix(t, &c);
-	snprintf(out, 24, "%04lld-%02u-%02u %02u:%02u:%02u", (long long)c.year, c.mon, c.day,
-		 c.hour, c.min, c.sec);
+	int n = snprintf(out, 32, "%04lld-%02u-%02u %02u:%02u:%02u", (long long)c.year, c.mon,
+			 c.day, c.hour, c.min, c.sec);
+	if (n < 0 || n >= 32)
+		snprintf(out, 32, "?");
 }
 
 /* ---- DER reader ---------------------------------------------------------- */
@@ -1026,7 +1029,7 @@ bad:
 
 int x509_cert_check_time(const struct x509_cert_info *info, int64_t now)
 {
-	char from[24], to[24];
+	char from[32], to[32];
 	time_text(from, info->not_before);
 	time_text(to, info->not_after);
 	if (now > info->not_after)
@@ -1077,14 +1080,19 @@ long x509_pem_encode(char *out, size_t cap, const char *label, const void *der, 
 	size_t need = X509_PEM_LEN(len, strlen(label)) + 1;
 	if (need > cap)
 		return err_set("PEM text needs %zu bytes, have %zu", need, cap);
-	size_t o = (size_t)snprintf(out, cap, "-----BEGIN %s-----\n", label);
+	int h = snprintf(out, cap, "-----BEGIN %s-----\n", label);
+	if (h < 0 || (size_t)h >= cap)
+		return err_set("PEM label too long");
+	size_t o = (size_t)h;
 	for (size_t i = 0; i < len; i += PEM_LINE_BYTES) {
 		size_t k = len - i < PEM_LINE_BYTES ? len - i : PEM_LINE_BYTES;
 		o += base64_encode(out + o, p + i, k);
 		out[o++] = '\n';
 	}
-	o += (size_t)snprintf(out + o, cap - o, "-----END %s-----\n", label);
-	return (long)o;
+	int t = snprintf(out + o, cap - o, "-----END %s-----\n", label);
+	if (t < 0 || (size_t)t >= cap - o)
+		return err_set("PEM text does not fit");
+	return (long)(o + (size_t)t);
 }
 
 /* One line of TEXT from *POS: [*S, *E) without the line end and trailing blanks. 0 at the end. */

@@ -444,6 +444,9 @@ static void test_trust_files(void)
 	CHECK_INT(proc_write_file(path("ab.pem"), two, strlen(two)), 0);
 	CHECK_INT(tls_trust_load(&t, path("ab.pem")), 0);
 	tls_trust_free(t);
+	CHECK(symlink(path("ab.pem"), path("link.pem")) == 0);
+	CHECK_INT(tls_trust_load(&t, path("link.pem")), 0); /* CA files may be symlinks */
+	tls_trust_free(t);
 	CHECK_INT(tls_trust_load(&t, path("none.pem")), -1);
 	CHECK(has(err_msg(), "CA file"));
 	CHECK_INT(proc_write_file(path("empty.pem"), "hello\n", 6), 0);
