@@ -781,6 +781,8 @@ static void test_openssl_s_client(void)
 	CHECK(has(srv.err, "client sent no certificate"));
 }
 
+static char last_cipher[64]; /* the suite of the last s_server_exchange */
+
 /* Our client against openssl s_server -rev (it answers each line reversed). */
 static int s_server_exchange(const struct tls_config *cfg, char **extra, const char *line,
 			     char *reply, size_t cap, char *err, size_t err_cap)
@@ -825,6 +827,7 @@ static int s_server_exchange(const struct tls_config *cfg, char **extra, const c
 	} else if (tls_client_connect(c, fd, cfg) < 0 || tls_write(c, line, strlen(line)) < 0) {
 		snprintf(err, err_cap, "%s", err_msg());
 	} else {
+		snprintf(last_cipher, sizeof(last_cipher), "%s", tls_cipher_name(c));
 		size_t got = 0;
 		while (got + 1 < cap && !memchr(reply, '\n', got)) {
 			ssize_t r = tls_read(c, reply + got, cap - 1 - got);
