@@ -45,6 +45,9 @@ done
 case " $INITRAMFS_SSH " in *" dbclient "*) ;; *) die "INITRAMFS_SSH must include dbclient (the rescue plan's client)" ;; esac
 
 mkdir -p "$out/debs" "$out/pkg"
+# One build at a time per build directory (make initramfs and the boot test may meet).
+exec 9>"$out/lock"
+flock 9 || die "cannot lock $out/lock"
 
 # ---- Fetch: the .deb files, through a private apt state ---------------------------------
 apt=$out/apt
@@ -117,7 +120,7 @@ fetch() {
 # Reuse what was fetched before when it is all there and unchanged.
 fetched_ok() {
 	[ -s "$out/packages" ] || return 1
-	while read -r pkg ver f sum; do
+	while read -r _ _ f sum; do
 		[ -f "$out/debs/$f" ] || return 1
 		echo "$sum  $out/debs/$f" | sha256sum -c --quiet >/dev/null 2>&1 ||
 			die "$out/debs/$f: sha256 differs from $out/packages (remove $out to start over)"
@@ -130,6 +133,18 @@ if [ -n "$INITRAMFS_REFRESH" ] || ! fetched_ok; then
 	echo "initramfs: fetching Debian packages" >&2
 	fetch
 fi
+
+# ---- Nothing changed since the last build? ------------------------------------------------
+stamp=$({
+	cat "$0" "$here/init" "$here/udhcpc.script" $INITRAMFS_MODULES "$FERRY" "$out/packages"
+	echo "$INITRAMFS_SSH|$INITRAMFS_MODULES|$(id -u)"
+} | sha256sum | cut -d' ' -f1)
+if [ -f "$image" ] && [ -f "$out/size.txt" ] && [ -f "$out/vmlinux" ] && [ -f "$out/vmlinuz" ] &&
+	[ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then
+	cat "$out/size.txt"
+	exit 0
+fi
+rm -f "$out/stamp"
 
 # unpack PKG: prints the directory PKG's .deb is unpacked in (once per version).
 unpack() {
@@ -169,17 +184,6 @@ if [ ! -f "$out/kernel.done" ] || [ "$(cat "$out/kernel.done")" != "$kpkg $krel"
 	mv "$out/vmlinux.new" "$out/vmlinux"
 	echo "$kpkg $krel" >"$out/kernel.done"
 fi
-
-# ---- Nothing changed since the last build? ------------------------------------------------
-stamp=$({
-	cat "$0" "$here/init" "$here/udhcpc.script" $INITRAMFS_MODULES "$FERRY" "$out/packages"
-	echo "$INITRAMFS_SSH|$INITRAMFS_MODULES|$(id -u)"
-} | sha256sum | cut -d' ' -f1)
-if [ -f "$image" ] && [ -f "$out/size.txt" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then
-	cat "$out/size.txt"
-	exit 0
-fi
-rm -f "$out/stamp"
 
 # ---- The root tree -------------------------------------------------------------------------
 root=$out/root
@@ -317,4 +321,6 @@ nfiles=$(cd "$root" && find . ! -type d | wc -l)
 	awk '{printf "  %s %s\n", $1, $2}' "$out/packages"
 } | tee "$out/size.txt"
 rm -f "$out/image.cpio"
+# The unpacked kernel package is ~400 MB; a later build unpacks it again from the cached .deb.
+rm -rf "$kdir" "$kdir.done"
 echo "$stamp" >"$out/stamp"

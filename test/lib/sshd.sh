@@ -56,7 +56,7 @@ _sshd_banner() {
 }
 
 sshd_start() {
-	local addr=$1 port=${2:-} dir priv listen tries pid i line
+	local addr=$1 port=${2:-} dir priv listen pid line _
 	shift $(($# < 2 ? $# : 2))
 	local pre=() post=() in_match=0
 	for line in "$@"; do
@@ -70,7 +70,7 @@ sshd_start() {
 	mkdir -m 0700 "$priv" && mkdir -m 0755 "$dir/authorized_keys" || return 1
 	at_exit "sshd_stop '$dir'"
 	ssh-keygen -q -t "$SSHD_HOSTKEY_TYPE" -N '' -C "ferry-test-sshd" -f "$priv/host_key" || return 1
-	for tries in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		local p=${port:-$(_sshd_free_port)}
 		case $addr in *:*) listen="[$addr]:$p" ;; *) listen="$addr:$p" ;; esac
 		{
@@ -101,7 +101,7 @@ sshd_start() {
 		/usr/sbin/sshd -D -f "$priv/sshd_config" -E "$priv/log" &
 		pid=$!
 		echo "$pid" >"$priv/pid"
-		for i in $(seq 100); do
+		for _ in $(seq 100); do
 			kill -0 "$pid" 2>/dev/null || break
 			if _sshd_banner "$addr" "$p"; then
 				echo "$p" >"$priv/port"
