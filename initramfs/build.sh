@@ -7,7 +7,7 @@
 # unpacked with dpkg-deb -x. Outputs (docs/initramfs.md):
 #   BUILD/initramfs.cpio.gz        the image (newc cpio, gzip -9)
 #   BUILD/initramfs/vmlinuz        the kernel of the same package as the image's modules
-#   BUILD/initramfs/vmlinux        the same kernel as an uncompressed ELF (qemu -M microvm)
+#   BUILD/initramfs/vmlinux        the same kernel as an uncompressed ELF (PVH boot in QEMU)
 #   BUILD/initramfs/packages       package, version and sha256 of every .deb used
 #   BUILD/initramfs/size.txt       the size report, also printed
 # Environment: INITRAMFS_SSH ("dbclient" default, or "dbclient ssh" to carry OpenSSH's client
