@@ -14,7 +14,8 @@ if ! qemu-system-x86_64 -version >/dev/null 2>&1; then
 fi
 
 # ---- The image --------------------------------------------------------------------------------
-if ! BUILD=$BUILD FERRY=$FERRY "$TOP/initramfs/build.sh" >"$T/build.log" 2>&1; then
+# The first build downloads ~75 MB of Debian packages; later ones reuse them (or the image).
+if ! BUILD=$BUILD FERRY=$FERRY timeout 600 "$TOP/initramfs/build.sh" >"$T/build.log" 2>&1; then
 	echo "FAIL make initramfs builds the image"
 	sed 's/^/  | /' "$T/build.log" >&2
 	exit 1
@@ -193,7 +194,7 @@ mkfifo "$T/console.in"
 	echo 'echo "shell: $((6 * 7))"; echo "path: $(command -v migrate)"; echo "root: $FERRY_ROOT"' >&3
 	echo "echo | nc 10.0.2.2 $port_a | head -c 7 | sed 's/^/banner: /'; echo" >&3
 	echo 'poweroff -f' >&3
-	sleep "$BOOT_TIMEOUT"
+	exec sleep "$BOOT_TIMEOUT"
 ) &
 typist=$!
 at_exit "kill $typist 2>/dev/null"
