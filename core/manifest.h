@@ -7,7 +7,9 @@
 
 #include "core/stream.h"
 
-#define MANIFEST_MAGIC "\x89" "FSNAP\r\n"
+#define MANIFEST_MAGIC                                                                             \
+	"\x89"                                                                                     \
+	"FSNAP\r\n"
 #define MANIFEST_ENTRY_MAX (STREAM_PATH_MAX + 128) /* record bound while reading */
 
 /*

@@ -58,8 +58,8 @@ static void draw(struct progress *p)
 		      (unsigned long long)p->files, progress_bytes(r, sizeof(r), rate));
 	if (p->total_bytes && rate > 0 && p->bytes < p->total_bytes) {
 		unsigned long eta = (unsigned long)((double)(p->total_bytes - p->bytes) / rate);
-		n += snprintf(line + n, sizeof(line) - (size_t)n, ", ETA %lu:%02lu:%02lu", eta / 3600,
-			      eta / 60 % 60, eta % 60);
+		n += snprintf(line + n, sizeof(line) - (size_t)n, ", ETA %lu:%02lu:%02lu",
+			      eta / 3600, eta / 60 % 60, eta % 60);
 	}
 	n += snprintf(line + n, sizeof(line) - (size_t)n, "\033[K");
 	if (n > 0 && (size_t)n < sizeof(line)) {
@@ -111,7 +111,8 @@ int progress_json(const struct progress *p, int final, char *buf, size_t cap)
 			 "{\"event\":\"progress\",\"step\":\"%s\",\"bytes\":%llu,\"files\":%llu,"
 			 "\"total\":%llu,\"elapsed\":%.3f,\"rate\":%.0f,\"eta\":%s,\"final\":%s}",
 			 p->label, (unsigned long long)p->bytes, (unsigned long long)p->files,
-			 (unsigned long long)p->total_bytes, el, rate, eta, final ? "true" : "false");
+			 (unsigned long long)p->total_bytes, el, rate, eta,
+			 final ? "true" : "false");
 	if (n < 0 || (size_t)n >= cap)
 		return err_set("progress: JSON line does not fit in %zu bytes", cap);
 	return n;

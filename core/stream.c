@@ -55,8 +55,8 @@ uint64_t stream_writer_digest(const struct stream_writer *w)
 
 const char *stream_type_name(uint16_t type, char buf[16])
 {
-	static const char *const names[] = {NULL,    "HEADER", "ENTRY",	 "ENTER", "LEAVE",
-					    "DATA",  "LINK",   "DELETE", "END"};
+	static const char *const names[] = {NULL,   "HEADER", "ENTRY",	"ENTER", "LEAVE",
+					    "DATA", "LINK",   "DELETE", "END"};
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])
 		return names[type];
 	snprintf(buf, 16, "type 0x%04x", type);
@@ -405,15 +405,17 @@ int stream_decode_header(const uint8_t *p, size_t n, struct stream_header *h)
 	if (h->kind != STREAM_KIND_BASE && h->kind != STREAM_KIND_INCREMENTAL)
 		return err_set("HEADER: unknown stream kind %u", h->kind);
 	if (h->backend != 0)
-		return err_set("HEADER: storage backend %u is not supported (only 0, directory trees)",
-			       h->backend);
+		return err_set(
+			"HEADER: storage backend %u is not supported (only 0, directory trees)",
+			h->backend);
 	if (h->flags & ~STREAM_FLAG_COMPRESSED)
 		return err_set("HEADER: unknown flags 0x%04x", h->flags);
 	if (strlen(h->snapshot) != sn || !stream_snap_name_ok(h->snapshot))
 		return err_set("HEADER: invalid snapshot name");
 	if (h->kind == STREAM_KIND_BASE && fn)
 		return err_set("HEADER: a base stream names a base snapshot");
-	if (h->kind == STREAM_KIND_INCREMENTAL && (strlen(h->from) != fn || !stream_snap_name_ok(h->from)))
+	if (h->kind == STREAM_KIND_INCREMENTAL &&
+	    (strlen(h->from) != fn || !stream_snap_name_ok(h->from)))
 		return err_set("HEADER: invalid base snapshot name");
 	return 0;
 }
@@ -503,8 +505,9 @@ int stream_decode_entry(const uint8_t *p, size_t n, struct stream_entry *e)
 		if (!stream_xattr_name_ok((const char *)name, nl))
 			return err_set("ENTRY %s: extended attribute name not accepted", e->name);
 		if (vl > STREAM_XATTR_VALUE_MAX)
-			return err_set("ENTRY %s: extended attribute value of %u bytes exceeds the limit",
-				       e->name, vl);
+			return err_set(
+				"ENTRY %s: extended attribute value of %u bytes exceeds the limit",
+				e->name, vl);
 		if (cur_skip(&c, vl) < 0)
 			return err_set("ENTRY %s: extended attributes truncated", e->name);
 	}
@@ -512,8 +515,9 @@ int stream_decode_entry(const uint8_t *p, size_t n, struct stream_entry *e)
 	return decode_end_check(&c, "ENTRY");
 }
 
-int stream_xattr_next(const struct stream_entry *e, size_t *off, char name[STREAM_XATTR_NAME_MAX + 1],
-		      const uint8_t **value, uint32_t *value_len)
+int stream_xattr_next(const struct stream_entry *e, size_t *off,
+		      char name[STREAM_XATTR_NAME_MAX + 1], const uint8_t **value,
+		      uint32_t *value_len)
 {
 	struct cursor c;
 	uint8_t nl;
@@ -550,7 +554,8 @@ int stream_decode_named(const uint8_t *p, size_t n, uint16_t type, struct stream
 			return err_set("ENTER %s: invalid nanoseconds", nm->name);
 	} else if (type == STREAM_LINK) {
 		uint16_t pl = 0;
-		if (cur_u16(&c, &pl) < 0 || pl >= STREAM_PATH_MAX || cur_bytes(&c, nm->path, pl) < 0)
+		if (cur_u16(&c, &pl) < 0 || pl >= STREAM_PATH_MAX ||
+		    cur_bytes(&c, nm->path, pl) < 0)
 			return err_set("LINK %s: bad target path length", nm->name);
 		nm->path[pl] = 0;
 		nm->path_len = pl;
@@ -576,7 +581,8 @@ int stream_decode_data(const uint8_t *p, size_t n, struct stream_data *d)
 			       STREAM_BLOCK_MAX);
 	if (d->encoding == STREAM_STORED) {
 		if (d->len != d->raw_len)
-			return err_set("DATA: stored block of %zu bytes says %u", d->len, d->raw_len);
+			return err_set("DATA: stored block of %zu bytes says %u", d->len,
+				       d->raw_len);
 	} else if (d->encoding == STREAM_LZ4) {
 		if (d->len == 0)
 			return err_set("DATA: empty compressed block");
@@ -637,8 +643,9 @@ static int entry_path(struct stream_check *c, const char *name, size_t n)
 static int check_child(struct stream_check *c, const char *name, size_t n, const char *what)
 {
 	if (!stream_name_ok(name, n))
-		return err_set("%s: invalid name \"%.*s\" in /%s (empty, '.', '..', or with '/' or NUL)",
-			       what, (int)(n > 64 ? 64 : n), name, c->dir);
+		return err_set(
+			"%s: invalid name \"%.*s\" in /%s (empty, '.', '..', or with '/' or NUL)",
+			what, (int)(n > 64 ? 64 : n), name, c->dir);
 	char *last = c->last[c->depth - 1];
 	if (last[0] && strcmp(name, last) <= 0)
 		return err_set("%s: name \"%s\" in /%s is out of order (after \"%s\")", what, name,
@@ -650,7 +657,8 @@ static int check_child(struct stream_check *c, const char *name, size_t n, const
 static int push_dir(struct stream_check *c)
 {
 	if (c->depth >= STREAM_DEPTH_MAX)
-		return err_set("directories nested deeper than %d at /%s", STREAM_DEPTH_MAX, c->entry);
+		return err_set("directories nested deeper than %d at /%s", STREAM_DEPTH_MAX,
+			       c->entry);
 	c->level[c->depth] = c->dir_len;
 	memcpy(c->dir, c->entry, c->entry_len + 1);
 	c->dir_len = c->entry_len;
@@ -671,7 +679,8 @@ int stream_check_record(struct stream_check *c, uint16_t type, const struct stre
 		return err_set("record after END");
 	if (c->state == CHECK_HEADER) {
 		if (type != STREAM_HEADER)
-			return err_set("the first record is %s, not HEADER", stream_type_name(type, tn));
+			return err_set("the first record is %s, not HEADER",
+				       stream_type_name(type, tn));
 		c->header = *h;
 		c->state = CHECK_ROOT;
 		return 0;
@@ -703,7 +712,8 @@ int stream_check_record(struct stream_check *c, uint16_t type, const struct stre
 		if (type == STREAM_ENTRY) {
 			c->entries++;
 			if ((e->flags & STREAM_ENTRY_KEEP_DATA) && !incremental)
-				return err_set("ENTRY /%s: keep-data flag in a base stream", c->entry);
+				return err_set("ENTRY /%s: keep-data flag in a base stream",
+					       c->entry);
 			if ((e->mode & S_IFMT) == S_IFREG && !(e->flags & STREAM_ENTRY_KEEP_DATA)) {
 				c->in_file = 1;
 				c->file_size = e->size;
@@ -723,8 +733,8 @@ int stream_check_record(struct stream_check *c, uint16_t type, const struct stre
 		if (type == STREAM_LINK) {
 			c->entries++;
 			if (stream_path_cmp(nm->path, c->entry) >= 0)
-				return err_set("LINK /%s: target /%s does not come before it", c->entry,
-					       nm->path);
+				return err_set("LINK /%s: target /%s does not come before it",
+					       c->entry, nm->path);
 		}
 		return 0;
 	case STREAM_LEAVE:
@@ -741,8 +751,9 @@ int stream_check_record(struct stream_check *c, uint16_t type, const struct stre
 			return err_set("DATA not after a file entry");
 		if (d->offset < c->next_offset || d->offset > c->file_size ||
 		    d->raw_len > c->file_size - d->offset)
-			return err_set("DATA for /%s: block at %llu+%u outside the file or out of order",
-				       c->entry, (unsigned long long)d->offset, d->raw_len);
+			return err_set(
+				"DATA for /%s: block at %llu+%u outside the file or out of order",
+				c->entry, (unsigned long long)d->offset, d->raw_len);
 		c->next_offset = d->offset + d->raw_len;
 		c->data_bytes += d->raw_len;
 		if (d->encoding == STREAM_LZ4 && !(c->header.flags & STREAM_FLAG_COMPRESSED))
@@ -755,13 +766,12 @@ int stream_check_record(struct stream_check *c, uint16_t type, const struct stre
 				       c->depth);
 		if (end->records != r_records || end->entries != c->entries ||
 		    end->data_bytes != c->data_bytes)
-			return err_set("END totals do not match: %llu records, %llu entries, %llu bytes "
-				       "announced; %llu, %llu, %llu received",
-				       (unsigned long long)end->records,
-				       (unsigned long long)end->entries,
-				       (unsigned long long)end->data_bytes,
-				       (unsigned long long)r_records, (unsigned long long)c->entries,
-				       (unsigned long long)c->data_bytes);
+			return err_set(
+				"END totals do not match: %llu records, %llu entries, %llu bytes "
+				"announced; %llu, %llu, %llu received",
+				(unsigned long long)end->records, (unsigned long long)end->entries,
+				(unsigned long long)end->data_bytes, (unsigned long long)r_records,
+				(unsigned long long)c->entries, (unsigned long long)c->data_bytes);
 		if (end->digest != digest)
 			return err_set("END: stream digest mismatch");
 		c->state = CHECK_DONE;

@@ -9,9 +9,11 @@
 #include "core/xxh64.h"
 
 /* Bounds on everything a peer controls (docs/stream-format.md, "Bounds"). */
-#define STREAM_VERSION	       1
-#define STREAM_MAGIC_LEN       8
-#define STREAM_MAGIC	       "\x89" "FTREE\r\n" /* a tree stream */
+#define STREAM_VERSION	 1
+#define STREAM_MAGIC_LEN 8
+#define STREAM_MAGIC                                                                               \
+	"\x89"                                                                                     \
+	"FTREE\r\n"			    /* a tree stream */
 #define STREAM_RECORD_MAX      (1u << 20)   /* payload bytes of one record */
 #define STREAM_BLOCK_MAX       (128u << 10) /* file bytes in one DATA record */
 #define STREAM_NAME_MAX	       255	    /* bytes of one name (a path component) */
@@ -117,9 +119,9 @@ struct stream_entry {
 	uint32_t uid, gid;
 	int64_t mtime_sec;
 	uint32_t mtime_nsec;
-	uint64_t size;			/* regular files */
+	uint64_t size;			 /* regular files */
 	uint32_t rdev_major, rdev_minor; /* devices */
-	size_t target_len;		/* symlinks */
+	size_t target_len;		 /* symlinks */
 	char target[STREAM_SYMLINK_MAX + 1];
 	uint16_t xattr_count;
 	size_t xattrs_len;
@@ -160,7 +162,8 @@ long stream_encode_entry(uint8_t *buf, size_t cap, const struct stream_entry *e)
 long stream_encode_named(uint8_t *buf, size_t cap, uint16_t type, const struct stream_named *n);
 long stream_encode_end(uint8_t *buf, size_t cap, const struct stream_end *e);
 /* DATA's fixed part (13 bytes) into BUF; the block bytes follow it in the record. */
-size_t stream_encode_data_head(uint8_t buf[13], uint64_t offset, uint32_t raw_len, uint8_t encoding);
+size_t stream_encode_data_head(uint8_t buf[13], uint64_t offset, uint32_t raw_len,
+			       uint8_t encoding);
 /*
  * Appends one extended attribute to an encoded list in BUF (CAP bytes,
  * *LEN used). 0, or -1 with err_set if the name is not allowed or it does
@@ -183,8 +186,9 @@ int stream_decode_end(const uint8_t *p, size_t n, struct stream_end *e);
  * stream_decode_entry): *OFF starts at 0. NAME gets the NUL-terminated name.
  * Returns 1 with an attribute, 0 at the end.
  */
-int stream_xattr_next(const struct stream_entry *e, size_t *off, char name[STREAM_XATTR_NAME_MAX + 1],
-		      const uint8_t **value, uint32_t *value_len);
+int stream_xattr_next(const struct stream_entry *e, size_t *off,
+		      char name[STREAM_XATTR_NAME_MAX + 1], const uint8_t **value,
+		      uint32_t *value_len);
 
 /* 1 if P[0..N) is a name the receiver accepts: 1..255 bytes, no '/', no NUL, not . or .. */
 int stream_name_ok(const char *p, size_t n);

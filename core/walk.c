@@ -116,7 +116,8 @@ static int level_push(struct walk *w, int fd)
 	return 0;
 }
 
-int walk_open(struct walk *w, const char *root, void (*warn_fn)(void *, const char *), void *warn_ctx)
+int walk_open(struct walk *w, const char *root, void (*warn_fn)(void *, const char *),
+	      void *warn_ctx)
 {
 	memset(w, 0, sizeof(*w));
 	for (unsigned i = 0; i < STREAM_DEPTH_MAX; i++)
@@ -219,7 +220,8 @@ int walk_next(struct walk *w, struct walk_item *it)
 		it->dirfd = l->fd;
 		it->depth = w->depth;
 		if (S_ISDIR(it->st.st_mode)) {
-			int fd = openat(l->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int fd = openat(l->fd, name,
+					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0) {
 				if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
 					continue; /* replaced since lstat */

@@ -24,10 +24,10 @@ struct walk_item {
 	size_t path_len;
 	const char *name; /* last component ("" for the root) */
 	size_t name_len;
-	int dirfd;	 /* directory holding NAME (for the root: the root, NAME ".") */
-	int fd;		 /* directories: an open descriptor of the directory itself */
-	unsigned depth;	 /* directories open above this entry (0 for the root) */
-	struct stat st;	 /* lstat of the entry */
+	int dirfd;	/* directory holding NAME (for the root: the root, NAME ".") */
+	int fd;		/* directories: an open descriptor of the directory itself */
+	unsigned depth; /* directories open above this entry (0 for the root) */
+	struct stat st; /* lstat of the entry */
 };
 
 struct walk_level {
@@ -53,7 +53,8 @@ struct walk {
 };
 
 /* Opens ROOT (a directory; a symlink to one is followed). 0 or -1 with err_set. */
-int walk_open(struct walk *w, const char *root, void (*warn_fn)(void *, const char *), void *warn_ctx);
+int walk_open(struct walk *w, const char *root, void (*warn_fn)(void *, const char *),
+	      void *warn_ctx);
 /*
  * Returns the next item: 1 (see it->event), 0 when the walk is over, -1
  * with err_set. IT's pointers and descriptors stay valid until the next call.
