@@ -77,7 +77,7 @@ int stream_reader_start(struct stream_reader *r, struct io_in *in, uint8_t *buf,
 	if (e == 1)
 		return err_set("%s is empty", what);
 	if (e < 0)
-		return err_prefix("%s: reading the start", what);
+		return err_prefix("not a ferry tree %s (too short)", what);
 	if (memcmp(pre, magic, STREAM_MAGIC_LEN))
 		return err_set("not a ferry tree %s (bad magic at byte 0)", what);
 	uint32_t v = get_u32(pre + STREAM_MAGIC_LEN);

@@ -86,16 +86,11 @@ tree_listing() {
 		echo "== sha256"
 		find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum --
 		echo "== xattrs"
-		find . -mindepth 0 -printf '%P\0' | LC_ALL=C sort -z | while IFS= read -r -d '' f; do
-			[ -z "$f" ] && f=.
-			getfattr -h -d -m - -e hex -- "$f" 2>/dev/null | grep -v '^#' | grep . | LC_ALL=C sort |
-				_tree_prefix "$f"
-		done
+		{ printf '.\0'; find . -mindepth 1 -printf '%P\0'; } | LC_ALL=C sort -z |
+			xargs -0 -r getfattr -h -d -m - -e hex -- 2>/dev/null | _tree_blocks
 		echo "== acls"
-		find . ! -type l -printf '%P\0' | LC_ALL=C sort -z | while IFS= read -r -d '' f; do
-			[ -z "$f" ] && f=.
-			getfacl -c -p -n -- "$f" 2>/dev/null | grep . | _tree_prefix "$f"
-		done
+		{ printf '.\0'; find . -mindepth 1 ! -type l -printf '%P\0'; } | LC_ALL=C sort -z |
+			xargs -0 -r getfacl -p -n -- 2>/dev/null | _tree_blocks
 		echo "== allocated blocks of files over 1 MiB"
 		find . -type f -size +1M -printf '%b %s %P\0' | LC_ALL=C sort -z | _tree_z2nl
 		echo "== hard-link groups"
@@ -107,10 +102,8 @@ tree_listing() {
 
 _tree_z2nl() { sed -z 's/\n/\\n/g' | tr '\0' '\n'; }
 _tree_nl() { cat; }
-_tree_prefix() {
-	local line
-	while IFS= read -r line; do printf '%q: %s\n' "$1" "$line"; done
-}
+# "# file: NAME" blocks (getfattr, getfacl) as sorted "NAME: line" lines.
+_tree_blocks() { awk '/^# file: /{ f = substr($0, 9); next } /^#/ { next } NF { print f ": " $0 }' | LC_ALL=C sort; }
 
 # tree_compare A B: 0 if the two trees are the same by every measure of tree_listing;
 # otherwise prints a diff (A's lines with '<', B's with '>') and returns 1.
