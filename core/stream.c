@@ -41,7 +41,8 @@ int stream_write(struct stream_writer *w, uint16_t type, const void *a, size_t a
 	put_u64(tail, xxh64_digest(&h));
 	xxh64_update(&w->digest, tail, sizeof(tail));
 	w->records++;
-	if (io_out_write(w->out, head, sizeof(head)) < 0 || io_out_write(w->out, a, alen) < 0 ||
+	if (io_out_write(w->out, head, sizeof(head)) < 0 ||
+	    (alen && io_out_write(w->out, a, alen) < 0) ||
 	    (blen && io_out_write(w->out, b, blen) < 0) ||
 	    io_out_write(w->out, tail, sizeof(tail)) < 0)
 		return -1;

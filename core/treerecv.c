@@ -575,6 +575,24 @@ static int stage_remove(struct recv *r)
 	return 0;
 }
 
+/*
+ * Applying a committed journal failed (the target diverged from the base
+ * snapshot, or an I/O error): the target is between two snapshots, so it
+ * holds none from now on (a new base is needed) and the journal is dropped
+ * rather than replayed forever.
+ */
+static int apply_failed(struct recv *r, const char *snapshot)
+{
+	char saved[ERR_MSG_MAX];
+	snprintf(saved, sizeof(saved), "%s", err_msg());
+	unlinkat(r->state_fd, TREE_HELD_FILE, 0);
+	file_fsync_dir(r->state_fd);
+	stage_remove(r);
+	return err_set(
+		"applying snapshot %s to %s failed: %s; it holds no snapshot now (send a base)",
+		snapshot, r->dst, saved);
+}
+
 /* Finishes a committed, interrupted incremental, or discards an uncommitted staging. */
 static int recover(struct recv *r)
 {
@@ -608,8 +626,7 @@ static int recover(struct recv *r)
 	}
 	if (journal_pass(r, 0, jrec, jdig) < 0 || journal_pass(r, 1, jrec, jdig) < 0 ||
 	    syncfs(r->target_fd) < 0 || held_write(r, c.snapshot, c.root) < 0)
-		return err_prefix("finishing the interrupted receive of snapshot %s into %s",
-				  c.snapshot, r->dst);
+		return apply_failed(r, c.snapshot);
 	close(r->target_fd);
 	r->target_fd = -1;
 	return stage_remove(r);
@@ -776,6 +793,13 @@ static int on_record(struct recv *r)
 		}
 		r->st.entries++;
 		if (r->incremental) {
+			/* a target path through a symlink or file of the target is refused now */
+			const char *tname;
+			int ok = resolve_parent(r, r->nm.path, &tname) >= 0 || errno == ENOENT;
+			chain_reset(r);
+			if (!ok)
+				return err_set("/%s: link target /%s lies beyond a non-directory",
+					       path, r->nm.path);
 			uint8_t t[2 + STREAM_PATH_MAX];
 			put_u16(t, (uint16_t)r->nm.path_len);
 			memcpy(t + 2, r->nm.path, r->nm.path_len);

@@ -62,6 +62,8 @@ static void stripe(uint64_t v[4], const uint8_t *p)
 void xxh64_update(struct xxh64 *h, const void *data, size_t n)
 {
 	const uint8_t *p = data;
+	if (n == 0)
+		return;
 	h->total += n;
 	if (h->buffered) {
 		size_t k = 32 - h->buffered;

@@ -101,7 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case STREAM_HEADER:
 			rc = stream_decode_header(r.buf, r.len, &h);
 			if (!rc)
-				rc = stream_check_record(&chk, r.type, &h, NULL, NULL, NULL, NULL, 0, 0);
+				rc = stream_check_record(&chk, r.type, &h, NULL, NULL, NULL, NULL,
+							 0, 0);
 			break;
 		case STREAM_ENTRY:
 			rc = stream_decode_entry(r.buf, r.len, &e);
@@ -112,7 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				size_t off = 0;
 				while (stream_xattr_next(&e, &off, name, &v, &vl))
 					;
-				rc = stream_check_record(&chk, r.type, NULL, &e, NULL, NULL, NULL, 0, 0);
+				rc = stream_check_record(&chk, r.type, NULL, &e, NULL, NULL, NULL,
+							 0, 0);
 			}
 			break;
 		case STREAM_ENTER:
@@ -120,14 +122,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case STREAM_DELETE:
 			rc = stream_decode_named(r.buf, r.len, r.type, &nm);
 			if (!rc)
-				rc = stream_check_record(&chk, r.type, NULL, NULL, &nm, NULL, NULL, 0, 0);
+				rc = stream_check_record(&chk, r.type, NULL, NULL, &nm, NULL, NULL,
+							 0, 0);
 			break;
 		case STREAM_DATA:
 			rc = stream_decode_data(r.buf, r.len, &d);
 			if (!rc && d.encoding == STREAM_LZ4)
 				rc = lz4_decompress(d.bytes, d.len, block, d.raw_len) < 0 ? -1 : 0;
 			if (!rc)
-				rc = stream_check_record(&chk, r.type, NULL, NULL, NULL, &d, NULL, 0, 0);
+				rc = stream_check_record(&chk, r.type, NULL, NULL, NULL, &d, NULL,
+							 0, 0);
 			break;
 		case STREAM_END:
 			rc = stream_decode_end(r.buf, r.len, &end);
