@@ -8,7 +8,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 S=$T/ss R=$T/rs
-tree_make "$T/src"
+tree_make "$T/src" nosparse
 head -c 1000000 /dev/urandom >"$T/src/big-random"
 mkdir -p "$T/src/tc/d2f/inner" "$T/src/tc/d2l" "$T/src/gone/a/b" && echo f >"$T/src/gone/a/b/f"
 echo file >"$T/src/tc/f2d" && echo file >"$T/src/tc/f2l" && echo file >"$T/src/tc/f2p"
