@@ -92,7 +92,7 @@ void hex_encode(char *dst, const void *src, size_t n)
 	dst[2 * n] = 0;
 }
 
-static int hex_value(char c)
+int hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -109,7 +109,7 @@ int hex_decode(void *dst, size_t n, const char *src, size_t srclen)
 	if (srclen != 2 * n)
 		return err_set("hex: expected %zu digits, got %zu", 2 * n, srclen);
 	for (size_t i = 0; i < n; i++) {
-		int hi = hex_value(src[2 * i]), lo = hex_value(src[2 * i + 1]);
+		int hi = hex_digit(src[2 * i]), lo = hex_digit(src[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return err_set("hex: bad digit at offset %zu", hi < 0 ? 2 * i : 2 * i + 1);
 		d[i] = (uint8_t)(hi << 4 | lo);

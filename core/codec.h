@@ -20,6 +20,8 @@ size_t base64_encode(char *dst, const void *src, size_t n);
  */
 long base64_decode(void *dst, size_t cap, const char *src, size_t n);
 
+/* The value of hex digit C (either case), or -1 if C is not one. */
+int hex_digit(int c);
 /* Encodes N bytes as lowercase hex into DST (2N+1 bytes, NUL-terminated). */
 void hex_encode(char *dst, const void *src, size_t n);
 /*

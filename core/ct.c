@@ -37,13 +37,8 @@
 /* A printable rendering of untrusted S for messages: at most 64 bytes, '?' for odd bytes. */
 static const char *shown(const char *s, char *buf, size_t cap)
 {
-	size_t i = 0;
-	for (; s[i] && i + 1 < cap && i < 64; i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[i] = 0;
-	if (s[i] && i + 4 < cap)
-		strcpy(buf + i, "...");
-	return buf;
+	size_t n = strnlen(s, 65);
+	return err_printable(buf, cap < 68 ? cap : 68, s, n);
 }
 
 static int name_char(char ch)

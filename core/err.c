@@ -47,6 +47,21 @@ int err_prefix(const char *fmt, ...)
 	return -1;
 }
 
+char *err_printable(char *dst, size_t cap, const void *src, size_t n)
+{
+	const unsigned char *s = src;
+	int cut = n > cap - 1;
+	size_t k = cut ? cap - 4 : n;
+	for (size_t i = 0; i < k; i++)
+		dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
+	if (cut) {
+		memcpy(dst + k, "...", 3);
+		k += 3;
+	}
+	dst[k] = 0;
+	return dst;
+}
+
 const char *err_msg(void)
 {
 	return err_buf[0] ? err_buf : "unknown error";

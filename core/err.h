@@ -3,6 +3,7 @@
 #define FERRY_ERR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* Exit codes shared by every applet. */
 #define EXIT_OK	   0
@@ -21,6 +22,13 @@ int err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int err_set_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prefixes the current message with "CONTEXT: " (for callers adding a file name). */
 int err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Renders untrusted bytes SRC[0..N) for a message into DST (CAP > 4 bytes,
+ * NUL-terminated): bytes outside printable ASCII become '?', and a cut is
+ * marked "...". Returns DST. Peers' names, types and texts go through this
+ * before they reach an error message or a log.
+ */
+char *err_printable(char *dst, size_t cap, const void *src, size_t n);
 /* The last recorded message on this thread ("unknown error" if none). */
 const char *err_msg(void);
 

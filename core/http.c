@@ -51,17 +51,6 @@ static int value_ok(const char *s)
 	return 1;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* ---- Reading lines and headers ------------------------------------------------- */
 
 /*
@@ -348,7 +337,7 @@ static int read_chunked(struct io_in *in, size_t max, uint8_t **out, size_t *out
 		uint64_t size = 0;
 		size_t i = 0;
 		int d;
-		while ((d = hexval((unsigned char)line[i])) >= 0) {
+		while ((d = hex_digit((unsigned char)line[i])) >= 0) {
 			if (i >= 16) {
 				fail_st(st, 413, "chunk size '%.20s' too large", line);
 				goto fail;
@@ -454,8 +443,8 @@ ssize_t http_pct_decode(char *dst, size_t cap, const char *src, size_t n, int pl
 	for (size_t i = 0; i < n; i++) {
 		char c = src[i];
 		if (c == '%') {
-			int hi = i + 1 < n ? hexval((unsigned char)src[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval((unsigned char)src[i + 2]) : -1;
+			int hi = i + 1 < n ? hex_digit((unsigned char)src[i + 1]) : -1;
+			int lo = i + 2 < n ? hex_digit((unsigned char)src[i + 2]) : -1;
 			if (hi < 0 || lo < 0)
 				return err_peer("malformed percent escape at '%.6s'", src + i);
 			c = (char)(hi * 16 + lo);
@@ -1110,26 +1099,15 @@ void http_response_free(struct http_response *resp)
 	resp->body_len = 0;
 }
 
-/* Copies at most MAX bytes of SRC into DST (CAP bytes), control and non-ASCII bytes as '?'. */
-static void printable(char *dst, size_t cap, const char *src, size_t n)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n && o + 1 < cap; i++) {
-		unsigned char c = (unsigned char)src[i];
-		dst[o++] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
-	}
-	dst[o] = 0;
-}
-
 /* A member of a Ganeti error body as text: strings as they are, anything else as JSON. */
 static void member_text(const struct json *v, char *dst, size_t cap)
 {
 	if (!v) {
-		printable(dst, cap, "None", 4);
+		err_printable(dst, cap, "None", 4);
 		return;
 	}
 	if (v->type == JSON_STRING) {
-		printable(dst, cap, v->u.s, v->len);
+		err_printable(dst, cap, v->u.s, v->len);
 		return;
 	}
 	struct json_writer w;
@@ -1139,10 +1117,10 @@ static void member_text(const struct json *v, char *dst, size_t cap)
 	json_write_value(&w, v);
 	if (json_writer_finish(&w, &text, &len) < 0) {
 		json_writer_free(&w);
-		printable(dst, cap, "?", 1);
+		err_printable(dst, cap, "?", 1);
 		return;
 	}
-	printable(dst, cap, text, len);
+	err_printable(dst, cap, text, len);
 	free(text);
 }
 
@@ -1167,10 +1145,10 @@ int http_response_check(const struct http_response *resp)
 		json_doc_free(&doc);
 		return -1;
 	}
-	printable(message, sizeof(message), resp->reason, strlen(resp->reason));
+	err_printable(message, sizeof(message), resp->reason, strlen(resp->reason));
 	if (!resp->body_len)
 		return err_set("HTTP %d %s", resp->status, message);
 	size_t n = strcspn((const char *)resp->body, "\r\n");
-	printable(explain, sizeof(explain), (const char *)resp->body, n > 200 ? 200 : n);
+	err_printable(explain, sizeof(explain), (const char *)resp->body, n > 200 ? 200 : n);
 	return err_set("HTTP %d %s: %s", resp->status, message, explain);
 }

@@ -82,30 +82,11 @@ void sshkey_pair_wipe(struct sshkey_pair *p)
 	sshkey_wipe(p, sizeof(*p));
 }
 
-/*
- * Copies untrusted SRC[0..N) into DST (CAP bytes, CAP > 4) for a message:
- * bytes outside printable ASCII become '?', and a cut is marked "...".
- */
-static void printable(char *dst, size_t cap, const void *src, size_t n)
-{
-	const uint8_t *s = src;
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (k + 4 >= cap && i + 1 < n) {
-			memcpy(dst + k, "...", 3);
-			k += 3;
-			break;
-		}
-		dst[k++] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
-	}
-	dst[k] = 0;
-}
-
 /* Sets err for a type name that is not one of ours, naming it (printable part only). */
 static int refuse_type(const uint8_t *n, size_t len)
 {
 	char shown[SSHKEY_TYPE_MAX + 4];
-	printable(shown, sizeof(shown), n, len);
+	err_printable(shown, sizeof(shown), n, len);
 	size_t k = strlen(shown);
 	if (!strcmp(shown, "ssh-dss"))
 		return err_set("ssh-dss (DSA) keys are not supported: DSA is obsolete and "
@@ -143,7 +124,7 @@ static int parse_ecdsa(struct cursor *c, const struct type_info *ti)
 		return -1;
 	if (curve_len != strlen(ti->curve) || memcmp(curve, ti->curve, curve_len)) {
 		char shown[SSHKEY_TYPE_MAX + 4];
-		printable(shown, sizeof(shown), curve, curve_len);
+		err_printable(shown, sizeof(shown), curve, curve_len);
 		return err_set("curve name '%s' does not match key type %s", shown, ti->name);
 	}
 	if (sshwire_get_string(c, &q, &q_len, BR_EC_KBUF_PUB_MAX_SIZE, "public point") < 0)
@@ -266,7 +247,7 @@ static int refuse_first_word(const char *line, size_t len, const char *w, size_t
 	if (memchr(w, '=', wlen) || memchr(w, '"', wlen) || memchr(w, ',', wlen) ||
 	    (w2len && type_by_name(w2, w2len))) {
 		char shown[44];
-		printable(shown, sizeof(shown), w, wlen);
+		err_printable(shown, sizeof(shown), w, wlen);
 		return err_set("key options are not accepted (the line starts with '%s'): "
 			       "give the bare key line 'TYPE BASE64 [COMMENT]'",
 			       shown);
