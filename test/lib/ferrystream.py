@@ -144,3 +144,43 @@ class Stream:
                         self.data_bytes if data_bytes is None else data_bytes,
                         self.digest() if digest is None else digest)
         return self.record(END, p, **kw)
+
+
+# ---- reading (framing only: offsets and types, for tests that cut streams at boundaries) ----
+NAMES = {HEADER: "HEADER", ENTRY: "ENTRY", ENTER: "ENTER", LEAVE: "LEAVE", DATA: "DATA",
+         LINK: "LINK", DELETE: "DELETE", END: "END"}
+
+
+def records(data):
+    """Yields (offset, type, total bytes) of each framed record after the 12-byte preamble."""
+    off = len(MAGIC) + 4
+    while off + 6 <= len(data):
+        rtype, length = struct.unpack_from(">HI", data, off)
+        yield off, rtype, 6 + length + 8
+        off += 6 + length + 8
+
+
+def first_of_each(data):
+    """{type name: (offset, total bytes)} of the first record of each type (END: the last)."""
+    seen = {}
+    for off, rtype, size in records(data):
+        name = NAMES.get(rtype, "0x%04x" % rtype)
+        if name not in seen or name == "END":
+            seen[name] = (off, size)
+    return seen
+
+
+if __name__ == "__main__":
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] == "cuts":
+        # offsets to cut a saved stream at: inside and right after the first record of each type
+        # (for END: before it and inside it), sorted, one per line
+        with open(sys.argv[2], "rb") as f:
+            data = f.read()
+        cuts = set()
+        for name, (off, size) in first_of_each(data).items():
+            cuts.update((off + size // 2, off if name == "END" else off + size))
+        for c in sorted(cuts):
+            print(c)
+    else:
+        sys.exit("usage: ferrystream.py cuts STREAM   (otherwise a module: import ferrystream)")
