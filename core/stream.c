@@ -83,8 +83,8 @@ int stream_reader_start(struct stream_reader *r, struct io_in *in, uint8_t *buf,
 		return err_set("not a ferry tree %s (bad magic at byte 0)", what);
 	uint32_t v = get_u32(pre + STREAM_MAGIC_LEN);
 	if (v != STREAM_VERSION)
-		return err_set("unsupported %s version %u (this ferry reads version %u)", what, v,
-			       STREAM_VERSION);
+		return err_set("unsupported %s version %u at byte %d (this ferry reads version %u)",
+			       what, v, STREAM_MAGIC_LEN, STREAM_VERSION);
 	return 0;
 }
 
