@@ -248,6 +248,8 @@ new"
 
 # negative twin of the watch around the target: a file next to the target, or a canary, is seen
 before=$(around)
-check "the watch sees a file written next to the target and a canary in /tmp" 'touch "$W/sentinel-dir/new" &&
-	[ "$(around)" != "$before" ] && rm "$W/sentinel-dir/new" && [ "$(around)" = "$before" ] &&
-	touch "/tmp/$CANARY" && [ "$(around)" != "$before" ] && rm "/tmp/$CANARY"'
+check "the watch sees a file written next to the target" 'touch "$W/sentinel-dir/new" && [ "$(around)" != "$before" ]'
+rm -f "$W/sentinel-dir/new"
+before=$(around)
+check "the watch sees a canary in /tmp" 'touch "/tmp/$CANARY" && [ "$(around)" != "$before" ]'
+rm -f "/tmp/$CANARY"
