@@ -83,8 +83,8 @@ int stream_reader_start(struct stream_reader *r, struct io_in *in, uint8_t *buf,
 		return err_set("not a ferry tree %s (bad magic at byte 0)", what);
 	uint32_t v = get_u32(pre + STREAM_MAGIC_LEN);
 	if (v != STREAM_VERSION)
-		return err_set("unsupported %s version %u (this ferry reads version %u)", what, v,
-			       STREAM_VERSION);
+		return err_set("unsupported %s version %u at byte %d (this ferry reads version %u)",
+			       what, v, STREAM_MAGIC_LEN, STREAM_VERSION);
 	return 0;
 }
 
@@ -629,8 +629,8 @@ static int entry_path(struct stream_check *c, const char *name, size_t n)
 	}
 	size_t sep = c->dir_len ? 1 : 0;
 	if (c->dir_len + sep + n >= STREAM_PATH_MAX)
-		return err_set("path %s/%s is longer than %d bytes", c->dir, name,
-			       STREAM_PATH_MAX - 1);
+		return err_set("a path in /%.200s%s is longer than %d bytes", c->dir,
+			       c->dir_len > 200 ? "..." : "", STREAM_PATH_MAX - 1);
 	memcpy(c->entry, c->dir, c->dir_len);
 	if (sep)
 		c->entry[c->dir_len] = '/';
@@ -645,12 +645,12 @@ static int check_child(struct stream_check *c, const char *name, size_t n, const
 {
 	if (!stream_name_ok(name, n))
 		return err_set(
-			"%s: invalid name \"%.*s\" in /%s (empty, '.', '..', or with '/' or NUL)",
+			"%s: invalid name \"%.*s\" in /%.200s (empty, '.', '..', or with '/' or NUL)",
 			what, (int)(n > 64 ? 64 : n), name, c->dir);
 	char *last = c->last[c->depth - 1];
 	if (last[0] && strcmp(name, last) <= 0)
-		return err_set("%s: name \"%s\" in /%s is out of order (after \"%s\")", what, name,
-			       c->dir, last);
+		return err_set("%s: name \"%.64s\" in /%.200s is out of order (after \"%.64s\")",
+			       what, name, c->dir, last);
 	memcpy(last, name, n + 1);
 	return entry_path(c, name, n);
 }
@@ -658,7 +658,7 @@ static int check_child(struct stream_check *c, const char *name, size_t n, const
 static int push_dir(struct stream_check *c)
 {
 	if (c->depth >= STREAM_DEPTH_MAX)
-		return err_set("directories nested deeper than %d at /%s", STREAM_DEPTH_MAX,
+		return err_set("directories nested deeper than %d at /%.200s", STREAM_DEPTH_MAX,
 			       c->entry);
 	c->level[c->depth] = c->dir_len;
 	memcpy(c->dir, c->entry, c->entry_len + 1);
@@ -713,7 +713,7 @@ int stream_check_record(struct stream_check *c, uint16_t type, const struct stre
 		if (type == STREAM_ENTRY) {
 			c->entries++;
 			if ((e->flags & STREAM_ENTRY_KEEP_DATA) && !incremental)
-				return err_set("ENTRY /%s: keep-data flag in a base stream",
+				return err_set("ENTRY /%.200s: keep-data flag in a base stream",
 					       c->entry);
 			if ((e->mode & S_IFMT) == S_IFREG && !(e->flags & STREAM_ENTRY_KEEP_DATA)) {
 				c->in_file = 1;
@@ -734,8 +734,9 @@ int stream_check_record(struct stream_check *c, uint16_t type, const struct stre
 		if (type == STREAM_LINK) {
 			c->entries++;
 			if (stream_path_cmp(nm->path, c->entry) >= 0)
-				return err_set("LINK /%s: target /%s does not come before it",
-					       c->entry, nm->path);
+				return err_set(
+					"LINK /%.200s: target /%.200s does not come before it",
+					c->entry, nm->path);
 		}
 		return 0;
 	case STREAM_LEAVE:
@@ -753,13 +754,14 @@ int stream_check_record(struct stream_check *c, uint16_t type, const struct stre
 		if (d->offset < c->next_offset || d->offset > c->file_size ||
 		    d->raw_len > c->file_size - d->offset)
 			return err_set(
-				"DATA for /%s: block at %llu+%u outside the file or out of order",
+				"DATA for /%.200s: block at %llu+%u outside the file or out of order",
 				c->entry, (unsigned long long)d->offset, d->raw_len);
 		c->next_offset = d->offset + d->raw_len;
 		c->data_bytes += d->raw_len;
 		if (d->encoding == STREAM_LZ4 && !(c->header.flags & STREAM_FLAG_COMPRESSED))
-			return err_set("DATA for /%s: compressed block in an uncompressed stream",
-				       c->entry);
+			return err_set(
+				"DATA for /%.200s: compressed block in an uncompressed stream",
+				c->entry);
 		return 0;
 	case STREAM_END:
 		if (c->state != CHECK_END)

@@ -1097,12 +1097,15 @@ static int recv_run(struct recv *r, struct io_chan *in)
 	if (stream_read(&r->sr) < 0)
 		return -1;
 	stream_check_init(&r->chk);
+	char tn[16];
 	if (r->sr.type != STREAM_HEADER)
-		return err_set("stream: the first record is not a HEADER");
-	if (stream_decode_header(r->sr.buf, r->sr.len, &r->h) < 0)
-		return err_prefix("stream");
-	if (stream_check_record(&r->chk, STREAM_HEADER, &r->h, NULL, NULL, NULL, NULL, 0, 0) < 0)
-		return -1;
+		return err_set(
+			"stream record 0 (%s) at byte %llu: the first record is not a HEADER",
+			stream_type_name(r->sr.type, tn), (unsigned long long)r->sr.at);
+	if (stream_decode_header(r->sr.buf, r->sr.len, &r->h) < 0 ||
+	    stream_check_record(&r->chk, STREAM_HEADER, &r->h, NULL, NULL, NULL, NULL, 0, 0) < 0)
+		return err_prefix("stream record 0 (HEADER) at byte %llu",
+				  (unsigned long long)r->sr.at);
 	r->info.kind = r->h.kind;
 	snprintf(r->info.snapshot, sizeof(r->info.snapshot), "%s", r->h.snapshot);
 	snprintf(r->info.from, sizeof(r->info.from), "%s", r->h.from);

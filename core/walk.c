@@ -41,7 +41,8 @@ static int level_push(struct walk *w, int fd)
 {
 	if (w->depth >= STREAM_DEPTH_MAX) {
 		close(fd);
-		return err_set("/%s: directories nested deeper than %d", w->path, STREAM_DEPTH_MAX);
+		return err_set("directories nested deeper than %d at /%.200s%s", STREAM_DEPTH_MAX,
+			       w->path, strlen(w->path) > 200 ? "..." : "");
 	}
 	struct walk_level *l = &w->lv[w->depth];
 	memset(l, 0, sizeof(*l));
@@ -193,8 +194,8 @@ int walk_next(struct walk *w, struct walk_item *it)
 		const char *name = l->names[l->next++];
 		size_t n = strlen(name), sep = w->path_len ? 1 : 0;
 		if (w->path_len + sep + n >= STREAM_PATH_MAX)
-			return err_set("/%s/%s: path longer than %d bytes", w->path, name,
-				       STREAM_PATH_MAX - 1);
+			return err_set("a path in /%.200s%s is longer than %d bytes", w->path,
+				       w->path_len > 200 ? "..." : "", STREAM_PATH_MAX - 1);
 		if (sep)
 			w->path[w->path_len] = '/';
 		memcpy(w->path + w->path_len + sep, name, n + 1);

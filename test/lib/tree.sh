@@ -3,10 +3,14 @@
 #   tree_make DIR           a tree with every kind of entry ferry must keep (root only: devices, owners)
 #   tree_compare A B        prints the differences and fails when A and B differ
 #   tree_listing DIR        what tree_compare compares, as text (one block per tool)
-# Needs: find, sha256sum, getfattr/setfattr (attr), getfacl/setfacl (acl), setcap (libcap2-bin).
+#   tree_matches FILE DIR   like tree_compare, against a listing saved earlier (list a source once)
+# Needs: find, sha256sum, getfattr/setfattr (attr), getfacl/setfacl (acl), setcap (libcap2-bin),
+# /usr/bin/python3 (test/lib/treehash.py: file contents, sparse files by their data ranges).
+_TREE_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TREE_SPARSE_SIZE=$((4 * 1024 * 1024 * 1024 + 4 * 1024 * 1024)) # 4 GiB + 4 MiB apparent
 
 # tree_make DIR [nosparse]: creates DIR (must not exist) with files of many sizes, an empty file and
-# directory, a >4 GiB sparse file, hard links, symlinks, a FIFO, devices, odd modes and owners,
+# directory, a sparse file of TREE_SPARSE_SIZE (> 4 GiB) bytes, hard links, symlinks, a FIFO, devices, odd modes and owners,
 # nanosecond mtimes, user/trusted/security xattrs, a file capability, ACLs and awkward names.
 tree_make() {
 	local d=$1 sparse=${2:-}
@@ -25,12 +29,12 @@ tree_make() {
 		printf 'y' >"$(printf 'latin1-\xe9t\xe9')"
 		printf 'z' >-leading-dash
 		printf 'q' >'--double-dash'
-		# sparse: >4 GiB apparent, data at the start, in the middle, a trailing hole
-		# (left out with "nosparse": hashing 5 GiB of zeros per comparison is slow)
-		[ "$sparse" = nosparse ] || truncate -s 5G sparse
+		# sparse: >4 GiB apparent, data at the start and past 4 GiB, a trailing hole of ~3 MiB
+		# (left out with "nosparse": the incremental tests need no second copy of it)
+		[ "$sparse" = nosparse ] || truncate -s "$TREE_SPARSE_SIZE" sparse
 		printf 'start' | dd of=sparse conv=notrunc status=none
 		[ "$sparse" = nosparse ] || head -c 70000 /dev/urandom |
-			dd of=sparse bs=1 seek=4300000000 conv=notrunc status=none
+			dd of=sparse bs=4096 iflag=fullblock seek=$((4 * 1024 * 256 + 256)) conv=notrunc status=none
 		# hard links: a pair, a triple across directories
 		printf 'linked\n' >link-a
 		ln link-a link-b
@@ -85,8 +89,8 @@ tree_listing() {
 		echo "== devices (major minor name)"
 		find . \( -type c -o -type b \) -printf '%P\0' | LC_ALL=C sort -z |
 			xargs -0 -r stat -c '%t %T %n' | _tree_nl
-		echo "== sha256"
-		find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum --
+		echo "== sha256 (of sparse files: size, data ranges and the sha256 of the data)"
+		find . -type f -printf '%P\0' | LC_ALL=C sort -z | /usr/bin/python3 "$_TREE_LIB/treehash.py"
 		echo "== xattrs"
 		{ printf '.\0'; find . -mindepth 1 -printf '%P\0'; } | LC_ALL=C sort -z |
 			xargs -0 -r getfattr -h -d -m - -e hex -- 2>/dev/null | _tree_blocks
@@ -113,9 +117,20 @@ tree_compare() {
 	local a b
 	a=$(tree_listing "$1") || return 1
 	b=$(tree_listing "$2") || return 1
-	if [ "$a" != "$b" ]; then
-		echo "tree_compare: $1 and $2 differ:"
-		diff <(printf '%s\n' "$a") <(printf '%s\n' "$b") | head -n 60
+	_tree_same "$a" "$b" "$1" "$2"
+}
+
+# tree_matches FILE DIR: like tree_compare, with A's listing saved earlier by tree_listing A >FILE.
+tree_matches() {
+	local b
+	b=$(tree_listing "$2") || return 1
+	_tree_same "$(cat "$1")" "$b" "$1" "$2"
+}
+
+_tree_same() {
+	if [ "$1" != "$2" ]; then
+		echo "tree_compare: $3 and $4 differ:"
+		diff <(printf '%s\n' "$1") <(printf '%s\n' "$2") | head -n 60
 		return 1
 	fi
 }

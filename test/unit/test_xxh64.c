@@ -1,4 +1,4 @@
-/* Unit tests of core/xxh64: known answers (from xxhsum -H1 of Debian's xxhash), streaming equals one-shot. */
+/* Unit tests of core/xxh64: known answers (xxhsum -H1 and python3-xxhash, i.e. the reference libxxhash), streaming equals one-shot. */
 #define CHECK_SUITE "xxh64"
 #include "test/unit/check.h"
 
@@ -19,6 +19,34 @@ static void test_known_answers(void)
 	char xs[1000];
 	memset(xs, 'x', sizeof(xs));
 	CHECK(xxh64(xs, sizeof(xs), 0) == 0x4cb9a3b69cb700e1ULL);
+}
+
+/*
+ * Seeded known answers, as the stream uses them (seed = record number): from
+ * Debian's python3-xxhash (bindings to the reference libxxhash 0.8.1), e.g.
+ *   /usr/bin/python3 -c 'import xxhash; print(hex(xxhash.xxh64_intdigest(b"abc", seed=1)))'
+ * Lengths around the 32-byte stripe and a long input cover every code path.
+ */
+static void test_seeded_known_answers(void)
+{
+	static uint8_t seq[1024];
+	static char xs[33];
+	for (size_t i = 0; i < sizeof(seq); i++)
+		seq[i] = (uint8_t)i;
+	memset(xs, 'x', sizeof(xs));
+	CHECK(xxh64("", 0, 1) == 0xd5afba1336a3be4bULL);
+	CHECK(xxh64("a", 1, 1) == 0xdec2bc81c3cd46c6ULL);
+	CHECK(xxh64("abc", 3, 1) == 0xbea9ca8199328908ULL);
+	CHECK(xxh64("abc", 3, 2) == 0x53a0b8b27057daf7ULL);
+	CHECK(xxh64("abc", 3, 0xffffffffffffffffULL) == 0x28306e589cc02176ULL);
+	CHECK(xxh64("Nobody inspects the spammish repetition", 39, 0x9E3779B185EBCA87ULL) ==
+	      0x9d24e6a5798d51e1ULL);
+	CHECK(xxh64(xs, 31, 7) == 0x3781cea7cb1a961eULL);
+	CHECK(xxh64(xs, 32, 7) == 0x3fe32c632942fb04ULL);
+	CHECK(xxh64(xs, 33, 7) == 0x9fbdbd0345dc39c0ULL);
+	CHECK(xxh64(seq, sizeof(seq), 42) == 0x4cb9b11211d5b1a0ULL);
+	/* a record header (type 5, length 0) as record 3 checks it */
+	CHECK(xxh64("\0\5\0\0\0\0", 6, 3) == 0xd13743d8e7eed278ULL);
 }
 
 static void test_seed_changes_the_hash(void)
@@ -47,6 +75,7 @@ static void test_streaming_equals_one_shot(void)
 int main(void)
 {
 	RUN(test_known_answers);
+	RUN(test_seeded_known_answers);
 	RUN(test_seed_changes_the_hash);
 	RUN(test_streaming_equals_one_shot);
 	return CHECK_DONE();
