@@ -77,3 +77,90 @@ sshd_keys_dbclient() {
 	shift
 	dbclient -T -y -y -p "$SSHD_KEYS_PORT" -i "$key" root@127.0.0.1 "$@" </dev/null
 }
+
+# ---- Private sshd for a ferry node (migration tests, the demo) -------------------------------
+# sshd_node_start NAME DIR ADDR ROOT [USER]
+#   Starts a private sshd for the ferry node whose state root is ROOT: a base config in DIR
+#   (ListenAddress ADDR at a free port, its own ed25519 host key, UsePAM no, StrictModes yes,
+#   AllowUsers USER, no other authorized keys), made ready by `ferry node setup --root ROOT
+#   --sshd-config DIR/sshd_config [--user USER]`, which also creates the migration user (default
+#   `migration`: uid 0, password field '*', shell /bin/sh) if this machine lacks it; the user is
+#   left in place. Sets ${NAME}_PORT, ${NAME}_PID, ${NAME}_LOG, ${NAME}_DIR. Stops sshd when the
+#   test exits. Returns 1 (reason on stderr) if it cannot start.
+# sshd_node_stop NAME: stops it (its sessions too: they are its children).
+# sshd_node_restart NAME: stops and starts it again on the same port with the same config.
+# sshd_node_rekey NAME: a new host key (the "changed host key" case), then a restart.
+
+sshd_node_start() {
+	local name=$1 dir=$2 addr=$3 root=$4 user=${5:-migration} try port
+	mkdir -p /run/sshd "$dir" || return 1
+	chmod 0700 "$dir"
+	ssh-keygen -q -t ed25519 -N "" -C "$name-host" -f "$dir/host_key" || return 1
+	for try in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 40000))
+		cat >"$dir/sshd_config" <<-EOF
+			ListenAddress $addr:$port
+			HostKey $dir/host_key
+			PidFile $dir/sshd.pid
+			AuthorizedKeysFile none
+			AllowUsers $user
+			UsePAM no
+			StrictModes yes
+			LogLevel VERBOSE
+		EOF
+		"$FERRY" node setup --root "$root" --sshd-config "$dir/sshd_config" --user "$user" \
+			>"$dir/setup.out" 2>&1 || { cat "$dir/setup.out" >&2; return 1; }
+		eval "${name}_PORT=$port ${name}_DIR=$dir ${name}_LOG=$dir/sshd.log"
+		if _sshd_node_launch "$name"; then
+			at_exit "sshd_node_stop $name"
+			return 0
+		fi
+		grep -q "Address already in use" "$dir/sshd.log" || break
+	done
+	echo "sshd for $name did not start:" >&2
+	cat "$dir/sshd.log" >&2
+	return 1
+}
+
+_sshd_node_launch() {
+	local name=$1 dir port addr pid i
+	eval "dir=\$${name}_DIR port=\$${name}_PORT"
+	addr=$(sed -n 's/^ListenAddress \(.*\):[0-9]*$/\1/p' "$dir/sshd_config")
+	/usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
+	pid=$!
+	eval "${name}_PID=$pid"
+	for i in $(seq 1 200); do
+		grep -q "Server listening on $addr port $port" "$dir/sshd.log" && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+sshd_node_stop() {
+	local name=$1 pid
+	eval "pid=\${${name}_PID:-}"
+	[ -n "$pid" ] || return 0
+	# The listener, then every session process it started (they are its children).
+	pkill -KILL -P "$pid" 2>/dev/null
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	eval "${name}_PID="
+	return 0
+}
+
+sshd_node_restart() {
+	local name=$1 dir
+	eval "dir=\$${name}_DIR"
+	sshd_node_stop "$name"
+	: >"$dir/sshd.log"
+	_sshd_node_launch "$name"
+}
+
+sshd_node_rekey() {
+	local name=$1 dir
+	eval "dir=\$${name}_DIR"
+	rm -f "$dir/host_key" "$dir/host_key.pub"
+	ssh-keygen -q -t ed25519 -N "" -C "$name-host-new" -f "$dir/host_key" || return 1
+	sshd_node_restart "$name"
+}

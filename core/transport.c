@@ -1,0 +1,384 @@
+/* SSH sessions to `ferry receive`: argv built here (no shell), a pump thread for the client's stdout and stderr. */
+#include "core/transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/io.h"
+#include "core/migstate.h"
+#include "core/node.h"
+
+#define ENV_MAX 256
+
+extern char **environ;
+
+enum transport_kind transport_kind_of(const char *ssh)
+{
+	const char *base = ssh ? strrchr(ssh, '/') : NULL;
+	base = base ? base + 1 : ssh ? ssh : "ssh";
+	return strstr(base, "dbclient") ? TRANSPORT_DROPBEAR : TRANSPORT_OPENSSH;
+}
+
+/* Appends a string to BUF (at *OFF) and its pointer to ARGV (at *N). */
+static int arg(char *buf, size_t cap, size_t *off, char **argv, size_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static int arg(char *buf, size_t cap, size_t *off, char **argv, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	if (*n + 1 >= TRANSPORT_ARGS_MAX)
+		return err_set("too many arguments for the SSH client");
+	va_start(ap, fmt);
+	int len = vsnprintf(buf + *off, cap - *off, fmt, ap);
+	va_end(ap);
+	if (len < 0 || (size_t)len >= cap - *off)
+		return err_set("SSH client arguments too long");
+	argv[(*n)++] = buf + *off;
+	argv[*n] = NULL;
+	*off += (size_t)len + 1;
+	return 0;
+}
+
+#define ARG(...)                                                                                   \
+	do {                                                                                       \
+		if (arg(buf, cap, &off, argv, &n, __VA_ARGS__) < 0)                                \
+			return -1;                                                                 \
+	} while (0)
+
+int transport_argv(const struct transport_opts *o, const char *command, char *buf, size_t cap,
+		   char **argv)
+{
+	const char *ssh = o->ssh ? o->ssh : "ssh";
+	char dir[4096];
+	size_t off = 0, n = 0;
+	if (!migstate_ssh_ok(ssh))
+		return err_set("bad SSH client name '%s'", ssh);
+	if (!o->host || !migstate_host_ok(o->host))
+		return err_set("bad destination host '%s' (letters, digits, . _ : -, not starting "
+			       "with -)",
+			       o->host ? o->host : "");
+	if (!o->user || !migstate_user_ok(o->user))
+		return err_set("bad remote user '%s'", o->user ? o->user : "");
+	if (o->port > 65535)
+		return err_set("bad port %u", o->port);
+	if (node_path(dir, sizeof(dir), o->root, NODE_MIGRATION_DIR) < 0)
+		return -1;
+	ARG("%s", ssh);
+	if (transport_kind_of(ssh) == TRANSPORT_OPENSSH) {
+		ARG("-T");
+		ARG("-o");
+		ARG("BatchMode=yes");
+		ARG("-o");
+		ARG("UserKnownHostsFile=%s/%s", dir, TRANSPORT_KNOWN_HOSTS);
+		ARG("-o");
+		ARG("GlobalKnownHostsFile=/dev/null");
+		ARG("-o");
+		ARG("StrictHostKeyChecking=%s", o->pin ? "accept-new" : "yes");
+		ARG("-o");
+		ARG("IdentitiesOnly=yes");
+		ARG("-o");
+		ARG("ConnectTimeout=%d", TRANSPORT_CONNECT_TIMEOUT);
+		ARG("-o");
+		ARG("ServerAliveInterval=%d", TRANSPORT_ALIVE_INTERVAL);
+		ARG("-o");
+		ARG("ServerAliveCountMax=%d", TRANSPORT_ALIVE_COUNT);
+		ARG("-i");
+		ARG("%s/%s", dir, TRANSPORT_KEY);
+		ARG("-l");
+		ARG("%s", o->user);
+		if (o->port) {
+			ARG("-p");
+			ARG("%u", o->port);
+		}
+	} else {
+		ARG("-T");
+		ARG("-i");
+		ARG("%s/%s", dir, TRANSPORT_KEY_DROPBEAR);
+		if (o->pin)
+			ARG("-y");
+		if (o->port) {
+			ARG("-p");
+			ARG("%u", o->port);
+		}
+		ARG("-l");
+		ARG("%s", o->user);
+	}
+	ARG("%s", o->host);
+	ARG("%s", command);
+	return (int)n;
+}
+
+/* ROOT/conf/migration/dropbear and its .ssh, 0700: dbclient's HOME. */
+static int dropbear_home(const char *root, char *buf, size_t cap)
+{
+	char ssh[4096];
+	if (node_path(buf, cap, root, NODE_MIGRATION_DIR "/" TRANSPORT_DROPBEAR_HOME) < 0)
+		return -1;
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return err_set_errno("create %s", buf);
+	if (snprintf(ssh, sizeof(ssh), "%s/.ssh", buf) >= (int)sizeof(ssh))
+		return err_set("path too long");
+	if (mkdir(ssh, 0700) < 0 && errno != EEXIST)
+		return err_set_errno("create %s", ssh);
+	return 0;
+}
+
+/* ---- The pump: the client's stdout and stderr ------------------------------ */
+
+static void emit_line(struct transport *t)
+{
+	char out[600];
+	t->line[t->line_len] = 0;
+	if (t->err_prefix && t->line_len) {
+		int n = snprintf(out, sizeof(out), "%s%s\n", t->err_prefix, t->line);
+		if (n > 0)
+			(void)io_write_full(2, out,
+					    (size_t)n < sizeof(out) ? (size_t)n : sizeof(out));
+	}
+	t->line_len = 0;
+}
+
+static void take_err(struct transport *t, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		/* the tail, for messages */
+		if (t->err_len == TRANSPORT_ERR_TAIL) {
+			memmove(t->err_tail, t->err_tail + 1, TRANSPORT_ERR_TAIL - 1);
+			t->err_len--;
+		}
+		t->err_tail[t->err_len++] = c;
+		t->err_tail[t->err_len] = 0;
+		/* lines, passed on */
+		if (c == '\n') {
+			emit_line(t);
+		} else if (c != '\r') {
+			if (t->line_len == sizeof(t->line) - 1)
+				emit_line(t);
+			t->line[t->line_len++] = (c >= 0x20 && c < 0x7f) || c == '\t' ? c : '?';
+		}
+	}
+}
+
+static void *pump_main(void *arg)
+{
+	struct transport *t = arg;
+	char buf[8192];
+	struct pollfd fds[2] = {{t->p.out, POLLIN, 0}, {t->p.err, POLLIN, 0}};
+	int open_fds = 2;
+	while (open_fds > 0) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (fds[i].fd < 0 || !fds[i].revents)
+				continue;
+			ssize_t n = read(fds[i].fd, buf, sizeof(buf));
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0) {
+				fds[i].fd = -1;
+				open_fds--;
+				continue;
+			}
+			if (i == 0) {
+				size_t room = TRANSPORT_REPLY_MAX - t->reply_len;
+				size_t take = (size_t)n < room ? (size_t)n : room;
+				memcpy(t->reply + t->reply_len, buf, take);
+				t->reply_len += take;
+				t->reply[t->reply_len] = 0;
+				if (take < (size_t)n)
+					t->reply_truncated = 1;
+			} else {
+				take_err(t, buf, (size_t)n);
+			}
+		}
+	}
+	if (t->line_len)
+		emit_line(t);
+	return NULL;
+}
+
+/* ---- Sessions --------------------------------------------------------------- */
+
+int transport_start(struct transport *t, const struct transport_opts *o, const char *command)
+{
+	char buf[8192], home[4096], home_env[4200];
+	char *argv[TRANSPORT_ARGS_MAX];
+	char *envp[ENV_MAX];
+	struct proc_opts po;
+	memset(t, 0, sizeof(*t));
+	t->in = -1;
+	t->p.pid = -1;
+	t->p.in = t->p.out = t->p.err = t->p.pidfd = -1;
+	if (transport_argv(o, command, buf, sizeof(buf), argv) < 0)
+		return -1;
+	t->kind = transport_kind_of(o->ssh);
+	snprintf(t->host, sizeof(t->host), "%s", o->host);
+	t->err_prefix = o->err_prefix;
+	proc_opts_init(&po, argv);
+	po.fd_in = po.fd_out = po.fd_err = PROC_PIPE;
+	po.new_session = 1;
+	if (t->kind == TRANSPORT_DROPBEAR) {
+		size_t n = 0;
+		if (dropbear_home(o->root, home, sizeof(home)) < 0)
+			return -1;
+		if (snprintf(home_env, sizeof(home_env), "HOME=%s", home) >= (int)sizeof(home_env))
+			return err_set("path too long");
+		envp[n++] = home_env;
+		for (char **e = environ; *e && n < ENV_MAX - 1; e++)
+			if (strncmp(*e, "HOME=", 5))
+				envp[n++] = *e;
+		envp[n] = NULL;
+		po.envp = envp;
+	}
+	if (proc_spawn(&t->p, &po) < 0)
+		return -1;
+	t->in = t->p.in;
+	t->p.in = -1;
+	if (pthread_create(&t->pump, NULL, pump_main, t) != 0) {
+		err_set("cannot start a thread for %s", t->p.name);
+		transport_abort(t);
+		return -1;
+	}
+	t->pump_started = 1;
+	return 0;
+}
+
+void transport_close_in(struct transport *t)
+{
+	if (t->in >= 0) {
+		close(t->in);
+		t->in = -1;
+	}
+}
+
+static void join_pump(struct transport *t)
+{
+	if (t->pump_started) {
+		pthread_join(t->pump, NULL);
+		t->pump_started = 0;
+	}
+}
+
+/* The last non-empty line of the stderr tail into BUF. */
+static void last_err_line(const struct transport *t, char *buf, size_t cap)
+{
+	size_t end = t->err_len;
+	while (end > 0 && (t->err_tail[end - 1] == '\n' || t->err_tail[end - 1] == '\r'))
+		end--;
+	size_t start = end;
+	while (start > 0 && t->err_tail[start - 1] != '\n')
+		start--;
+	size_t n = end - start < cap - 1 ? end - start : cap - 1;
+	for (size_t i = 0; i < n; i++) {
+		char c = t->err_tail[start + i];
+		buf[i] = c >= 0x20 && c < 0x7f ? c : '?';
+	}
+	buf[n] = 0;
+}
+
+static int tail_has(const struct transport *t, const char *s)
+{
+	return strstr(t->err_tail, s) != NULL;
+}
+
+/* Records the message and returns CODE (an enum transport_result). */
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int code, const char *fmt, ...)
+{
+	char msg[ERR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err_set("%s", msg);
+	return code;
+}
+
+int transport_finish(struct transport *t, int timeout_ms)
+{
+	char last[256], st[64];
+	transport_close_in(t);
+	int w = proc_wait(&t->p, timeout_ms);
+	if (w != 0) {
+		proc_kill(&t->p, SIGKILL);
+		proc_wait(&t->p, -1);
+	}
+	join_pump(t);
+	int status = t->p.status;
+	proc_close(&t->p);
+	if (w < 0)
+		return TRANSPORT_LOCAL;
+	if (w == 1)
+		return fail(TRANSPORT_LOCAL, "%s: no answer within %d s (killed)", t->host,
+			    timeout_ms / 1000);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return TRANSPORT_OK;
+	last_err_line(t, last, sizeof(last));
+	if (t->kind == TRANSPORT_OPENSSH) {
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 255) {
+			if (tail_has(t, "REMOTE HOST IDENTIFICATION HAS CHANGED") ||
+			    tail_has(t, "Host key verification failed") ||
+			    tail_has(t, "host key for") /* "No ... host key for X is known" */)
+				return fail(TRANSPORT_HOSTKEY,
+					    "%s: host key verification failed: %s", t->host, last);
+			return fail(TRANSPORT_CONNECT, "%s: SSH session failed: %s", t->host,
+				    last[0] ? last : "ssh exited with status 255");
+		}
+	} else {
+		if (tail_has(t, "Host key mismatch") || tail_has(t, "Bad host key") ||
+		    tail_has(t, "Didn't validate host key"))
+			return fail(TRANSPORT_HOSTKEY, "%s: host key verification failed: %s",
+				    t->host, last);
+		if (tail_has(t, "dbclient: Connection to") || tail_has(t, "dbclient: Exited:"))
+			return fail(TRANSPORT_CONNECT, "%s: SSH session failed: %s", t->host, last);
+	}
+	if (!WIFEXITED(status))
+		return fail(TRANSPORT_CONNECT, "%s: %s", t->p.name,
+			    proc_status_str(status, st, sizeof(st)));
+	return fail(TRANSPORT_REMOTE, "%s",
+		    last[0] ? last : "the remote command failed without a message");
+}
+
+void transport_abort(struct transport *t)
+{
+	transport_close_in(t);
+	if (t->p.pid > 0 && !t->p.exited) {
+		proc_kill(&t->p, SIGKILL);
+		proc_wait(&t->p, -1);
+	}
+	join_pump(t);
+	proc_close(&t->p);
+}
+
+int transport_reply_line(const struct transport *t, const char *word, char *out, size_t cap)
+{
+	size_t wl = strlen(word);
+	int found = 0;
+	for (size_t off = 0; off < t->reply_len;) {
+		const char *line = t->reply + off;
+		const char *nl = memchr(line, '\n', t->reply_len - off);
+		size_t n = nl ? (size_t)(nl - line) : t->reply_len - off;
+		if (n >= wl && !memcmp(line, word, wl) && (n == wl || line[wl] == ' ')) {
+			size_t rest = n > wl ? n - wl - 1 : 0;
+			if (rest >= cap)
+				rest = cap - 1;
+			memcpy(out, line + (n > wl ? wl + 1 : wl), rest);
+			out[rest] = 0;
+			found = 1;
+		}
+		off += n + 1;
+	}
+	return found;
+}

@@ -1,0 +1,114 @@
+/* One SSH session to a destination's `ferry receive`: OpenSSH ssh or Dropbear dbclient, pinned host keys, no shell (docs/migration.md, "Transports"). */
+#ifndef FERRY_TRANSPORT_H
+#define FERRY_TRANSPORT_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "core/proc.h"
+
+/* Files under ROOT/NODE_MIGRATION_DIR the transports use. */
+#define TRANSPORT_KNOWN_HOSTS	"known_hosts" /* OpenSSH: UserKnownHostsFile */
+#define TRANSPORT_DROPBEAR_HOME "dropbear" /* dbclient: HOME (its known hosts: .ssh/known_hosts) */
+#define TRANSPORT_KEY		"key"	   /* the private key for ssh -i (keygen) */
+#define TRANSPORT_KEY_DROPBEAR	"key.dropbear" /* for dbclient -i */
+
+#define TRANSPORT_REPLY_MAX	  65536 /* bytes of the remote's stdout kept (its confirmations) */
+#define TRANSPORT_ERR_TAIL	  1024	/* last bytes of the remote's stderr kept for messages */
+#define TRANSPORT_ARGS_MAX	  40
+#define TRANSPORT_CONNECT_TIMEOUT 30 /* seconds to connect and authenticate */
+#define TRANSPORT_ALIVE_INTERVAL  15 /* seconds between keepalives (OpenSSH) */
+#define TRANSPORT_ALIVE_COUNT	  4  /* unanswered keepalives before OpenSSH gives up */
+
+enum transport_kind { TRANSPORT_OPENSSH = 1, TRANSPORT_DROPBEAR = 2 };
+
+/* How transport_finish ended (0 is success). */
+enum transport_result {
+	TRANSPORT_OK = 0,
+	TRANSPORT_REMOTE = -1,	/* the remote command ran and failed (its message in err_msg) */
+	TRANSPORT_CONNECT = -2, /* no session: connection, authentication or client failure */
+	TRANSPORT_HOSTKEY = -3, /* the host key is not the pinned one (or unknown after stage) */
+	TRANSPORT_LOCAL = -4,	/* a local error (spawn, pipes, timeout) */
+};
+
+struct transport_opts {
+	const char *root; /* this node's state root: key and known hosts */
+	const char *ssh;  /* "ssh", "dbclient" or a path to either (NULL: "ssh") */
+	const char *host; /* destination host (migstate_host_ok) */
+	unsigned port;	  /* 0: the client's default */
+	const char *user; /* remote user (migstate_user_ok) */
+	int pin;	  /* 1 (stage): accept and pin an unknown host key; 0: known keys only */
+	const char
+		*err_prefix; /* remote stderr lines go to our stderr behind this; NULL: kept only */
+};
+
+/* A running session. Write the stream to `in` (or transport_close_in for none). */
+struct transport {
+	struct proc p;
+	int in; /* the session's stdin (the parent's pipe end), -1 once closed */
+	enum transport_kind kind;
+	char host[256];
+	pthread_t pump;
+	int pump_started;
+	const char *err_prefix;
+	char reply[TRANSPORT_REPLY_MAX + 1]; /* stdout, NUL-terminated */
+	size_t reply_len;
+	int reply_truncated;
+	char err_tail[TRANSPORT_ERR_TAIL + 1]; /* last stderr bytes, NUL-terminated */
+	size_t err_len;
+	char line[512]; /* the stderr line being assembled */
+	size_t line_len;
+};
+
+/* TRANSPORT_DROPBEAR if the basename of SSH contains "dbclient", else TRANSPORT_OPENSSH. */
+enum transport_kind transport_kind_of(const char *ssh);
+
+/*
+ * Builds the client's argument vector for running COMMAND (one word: the
+ * remote command line) into ARGV (TRANSPORT_ARGS_MAX slots, NULL-ended),
+ * with strings in BUF (CAP bytes). OpenSSH:
+ *   ssh -T -o BatchMode=yes -o UserKnownHostsFile=ROOT/conf/migration/known_hosts
+ *       -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=accept-new|yes
+ *       -o IdentitiesOnly=yes -o ConnectTimeout=.. -o ServerAliveInterval=..
+ *       -o ServerAliveCountMax=.. -i ROOT/conf/migration/key -l USER [-p PORT] HOST COMMAND
+ * Dropbear: dbclient -T -i ROOT/conf/migration/key.dropbear [-y] [-p PORT] -l USER HOST COMMAND
+ * (run with HOME=ROOT/conf/migration/dropbear: see transport_start). The
+ * host, user and client name are checked first. Returns the argument
+ * count, or -1 with err_set.
+ */
+int transport_argv(const struct transport_opts *o, const char *command, char *buf, size_t cap,
+		   char **argv);
+
+/*
+ * Starts a session running COMMAND on O->host. The client gets a new
+ * session (no controlling terminal: it can never prompt), stdin a pipe
+ * (t->in), stdout and stderr pipes read by a pump thread (stdout kept in
+ * t->reply, stderr lines passed on behind O->err_prefix and the tail kept).
+ * For dbclient, HOME is set to ROOT/conf/migration/dropbear (created 0700
+ * with .ssh). 0, or -1 with err_set (nothing left running).
+ */
+int transport_start(struct transport *t, const struct transport_opts *o, const char *command);
+
+/* Closes the session's stdin (end of the stream). Safe to call twice. */
+void transport_close_in(struct transport *t);
+
+/*
+ * Ends the session: closes stdin, waits at most TIMEOUT_MS (< 0: no limit)
+ * for the client to exit (killing it after that), joins the pump. Returns
+ * TRANSPORT_OK when the remote command exited 0, otherwise a negative
+ * enum transport_result with err_set explaining it (the remote's last
+ * message, "host key of HOST changed", "cannot connect"...).
+ */
+int transport_finish(struct transport *t, int timeout_ms);
+
+/* Kills the client (if running), joins the pump and releases everything. For error paths. */
+void transport_abort(struct transport *t);
+
+/*
+ * Finds the last line of the reply that starts with WORD followed by a
+ * space or the end of line, and copies the rest (after the space) into
+ * OUT (CAP bytes). 1 found, 0 not.
+ */
+int transport_reply_line(const struct transport *t, const char *word, char *out, size_t cap);
+
+#endif
