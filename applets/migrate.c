@@ -1045,7 +1045,7 @@ static void do_stage(struct mig *g)
 	char werr[ERR_MSG_MAX];
 	snprintf(werr, sizeof(werr), "%s", w < 0 ? err_msg() : "");
 	int r = transport_finish(t, SHORT_TIMEOUT_MS);
-	snprintf(want, sizeof(want), "staged %s", g->shown);
+	snprintf(want, sizeof(want), "staged %s", g->name);
 	int got = r == TRANSPORT_OK && transport_reply_line(t, "ok", ok, sizeof(ok));
 	free(t);
 	if (r != TRANSPORT_OK)
@@ -1462,6 +1462,7 @@ static int cmd_step(const struct args *a)
 	if (!g)
 		die("out of memory");
 	mig_open(g, a);
+	current_step = a->cmd; /* a refusal before the step begins is reported as that step's */
 	if (!strcmp(a->cmd, "stage")) {
 		do_stage(g);
 	} else if (!strcmp(a->cmd, "sync")) {

@@ -12,10 +12,13 @@
 # node_trust FROM TO [authorized-keys add options...]
 #   `ferry keygen` on FROM (once) and FROM's public key allowed on TO under the name FROM.
 # node_ferry NAME ARGS...: `ferry ARGS` with FERRY_ROOT set to NAME's root.
-# ct_counter NAME CT [INTERVAL]
-#   On node NAME, a busybox container CT whose init appends a sequence number to /seq every
-#   INTERVAL seconds (default 0.05), started; returns once the first number is written.
-# seq_check FILE: 0 when FILE holds 1, 2, 3... in order, one per line, none missing or repeated.
+# ct_counter NAME CT [ct create options...]
+#   On node NAME, a busybox container CT whose init appends "N STAMP" to /seq every 50 ms and
+#   prints the same line (so the node's container log has it too): N counts on from the lines
+#   already in /seq (a migrated container goes on where it stopped), STAMP is the uptime when
+#   that init started, so lines written by the source's and the destination's init differ.
+#   Started; returns once the first line is written.
+# seq_check FILE: 0 when FILE's first fields are 1, 2, 3... in order, none missing or repeated.
 # tree_of NAME CT [DATASET-DIR]: the tree of CT's dataset (default the root dataset) on node NAME.
 
 node_new() {
@@ -59,18 +62,20 @@ tree_of() {
 }
 
 ct_counter() {
-	local name=$1 ct=$2 interval=${3:-0.05} rfs
+	local name=$1 ct=$2 rfs
+	shift 2
 	rfs=$(mktemp -d "$T/rootfs.XXXXXX") || return 1
 	rootfs_busybox "$rfs" "trap 'exit 0' TERM
-n=\$(wc -l </seq 2>/dev/null || echo 0)
-while :; do n=\$((n + 1)); echo \$n >>/seq; sleep $interval & wait; done" || return 1
-	node_ferry "$name" ct create "$ct" --from "$rfs" >/dev/null || return 1
+s=\$(cut -d' ' -f1 /proc/uptime)
+n=\$(wc -l 2>/dev/null </seq || echo 0)
+while :; do n=\$((n + 1)); echo \"\$n \$s\" >>/seq; echo \"\$n \$s\"; sleep 0.05 & wait; done" || return 1
+	node_ferry "$name" ct create "$ct" --from "$rfs" "$@" >/dev/null || return 1
 	rm -rf "$rfs"
 	node_ferry "$name" ct start "$ct" || return 1
 	wait_until 30 test -s "$(tree_of "$name" "$ct")/seq"
 }
 
 seq_check() {
-	awk 'BEGIN { n = 0 } { n++; if ($0 != n) { print "line " n ": " $0 " (expected " n ")"; bad = 1; exit } }
+	awk 'BEGIN { n = 0 } { n++; if ($1 != n) { print "line " n ": " $0 " (expected " n ")"; bad = 1; exit } }
 	     END { if (n == 0) { print "empty"; bad = 1 } exit bad }' "$1"
 }
