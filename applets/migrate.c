@@ -26,7 +26,9 @@
 #include "core/skel.h"
 #include "core/transport.h"
 #include "core/treesend.h"
+#include "core/codec.h"
 #include "crypto/hmac.h"
+#include "crypto/rand.h"
 
 static const char usage[] =
 	"usage: ferry migrate stage CT DEST [-p PORT] [--ssh CMD] [--user USER]\n"
@@ -265,7 +267,6 @@ static int state_save(struct mig *g)
 	struct ct x;
 	if (with_ct_lock(g, &x) < 0)
 		return -1;
-	g->m.since = (long long)time(NULL);
 	int r = g->m.state == MIG_NONE ? ct_file_remove(&x, CT_MIGRATION_FILE)
 				       : migstate_save(&x, &g->m);
 	ct_close(&x);
@@ -280,6 +281,8 @@ static void xstate_save(struct mig *g)
 
 static void set_state(struct mig *g, enum migstate_state s)
 {
+	if (g->m.state != s)
+		g->m.since = (long long)time(NULL);
 	g->m.state = s;
 	xstate_save(g);
 }
@@ -709,9 +712,15 @@ static int sync_one(struct sync_job *j, size_t i)
 	}
 	/* A fresh name, recorded as pending before anything is sent. */
 	pthread_mutex_lock(&g->mu);
-	g->m.seq++;
-	snprintf(snap, sizeof(snap), "%s-%lld-%llu", SNAP_PREFIX, (long long)time(NULL),
-		 (unsigned long long)g->m.seq);
+	uint8_t rnd[6];
+	char hex[13];
+	if (rand_bytes(rnd, sizeof(rnd)) < 0) {
+		pthread_mutex_unlock(&g->mu);
+		job_error(j, "%s", err_msg());
+		return -1;
+	}
+	hex_encode(hex, rnd, sizeof(rnd));
+	snprintf(snap, sizeof(snap), "%s-%lld-%s", SNAP_PREFIX, (long long)time(NULL), hex);
 	snprintf(from, sizeof(from), "%s", d->confirmed);
 	snprintf(d->pending, sizeof(d->pending), "%s", snap);
 	int saved = state_save(g);
@@ -777,6 +786,15 @@ static int sync_one(struct sync_job *j, size_t i)
 	int r = transport_finish(t, SESSION_TIMEOUT);
 	int got = r == TRANSPORT_OK && transport_reply_line(t, "ok", ok, sizeof(ok));
 	free(t);
+	if (r == TRANSPORT_HOSTKEY) {
+		/* ssh stopped before authenticating: nothing reached DEST, forget the attempt. */
+		pthread_mutex_lock(&g->mu);
+		drop_snapshot(g, d->name, snap);
+		d->pending[0] = 0;
+		if (state_save(g) < 0)
+			warn("save the migration state: %s", err_msg());
+		pthread_mutex_unlock(&g->mu);
+	}
 	if (sent < 0 || r != TRANSPORT_OK || !got || strcmp(ok, snap)) {
 		/* The remote's word first: a refused header also breaks our pipe. */
 		if (r != TRANSPORT_OK)
@@ -1116,6 +1134,7 @@ static _Noreturn void transfer_rollback(struct mig *g, const char *why)
 	for (size_t i = 0; i < g->m.n_datasets; i++)
 		any_confirmed |= g->m.datasets[i].confirmed[0] != 0;
 	g->m.state = any_confirmed ? MIG_SYNCED : MIG_STAGED;
+	g->m.since = (long long)time(NULL);
 	if (state_save(g) < 0)
 		warn("save the migration state: %s", err_msg());
 	if (release_and_start(g, was) < 0)

@@ -107,7 +107,6 @@ enum key {
 	K_PORT,
 	K_SSH,
 	K_USER,
-	K_SEQ,
 	K_CONFIG,
 	K_WAS_RUNNING,
 	K_KEY,
@@ -122,7 +121,7 @@ static const char *const key_names[K_COUNT] = {
 	[K_PORT] = "port",
 	[K_SSH] = "ssh",
 	[K_USER] = "user",
-	[K_SEQ] = "seq",
+
 	[K_CONFIG] = "config_sha256",
 	[K_WAS_RUNNING] = "was_running",
 	[K_KEY] = "key",
@@ -130,9 +129,9 @@ static const char *const key_names[K_COUNT] = {
 };
 /* Which role may carry a key: 1 source, 2 destination, 3 both. */
 static const int key_roles[K_COUNT] = {
-	[K_ROLE] = 3,	[K_STATE] = 3,	     [K_SINCE] = 3, [K_DEST] = 1,
-	[K_PORT] = 1,	[K_SSH] = 1,	     [K_USER] = 1,  [K_SEQ] = 1,
-	[K_CONFIG] = 1, [K_WAS_RUNNING] = 1, [K_KEY] = 2,   [K_CLIENT] = 2,
+	[K_ROLE] = 3,	     [K_STATE] = 3, [K_SINCE] = 3,  [K_DEST] = 1,
+	[K_PORT] = 1,	     [K_SSH] = 1,   [K_USER] = 1,   [K_CONFIG] = 1,
+	[K_WAS_RUNNING] = 1, [K_KEY] = 2,   [K_CLIENT] = 2,
 };
 
 static int copy_value(char *dst, size_t cap, const char *v, int (*ok)(const char *),
@@ -260,11 +259,6 @@ static int parse_line(struct migstate *m, char *line, unsigned *seen)
 		return copy_value(m->ssh, sizeof(m->ssh), v, migstate_ssh_ok, "ssh");
 	case K_USER:
 		return copy_value(m->user, sizeof(m->user), v, migstate_user_ok, "user");
-	case K_SEQ:
-		if (parse_uint(v, 0, UINT32_MAX, &u) < 0)
-			return -1;
-		m->seq = u;
-		return 0;
 	case K_CONFIG:
 		return copy_value(m->config_sum, sizeof(m->config_sum), v, hex64_ok,
 				  "config_sha256");
@@ -374,7 +368,6 @@ int migstate_format(const struct migstate *m, char *buf, size_t cap)
 			put(&o, "port = %u\n", m->port);
 		put(&o, "ssh = %s\n", m->ssh);
 		put(&o, "user = %s\n", m->user);
-		put(&o, "seq = %" PRIu64 "\n", m->seq);
 		put(&o, "config_sha256 = %s\n", m->config_sum);
 		if (m->state == MIG_TRANSFERRING)
 			put(&o, "was_running = %d\n", m->was_running ? 1 : 0);

@@ -52,7 +52,6 @@ struct migstate {
 	unsigned port; /* 0: the client's default */
 	char ssh[MIGSTATE_SSH_MAX + 1];
 	char user[MIGSTATE_USER_MAX + 1];
-	uint64_t seq;	     /* snapshots made so far (names are unique per migration) */
 	char config_sum[65]; /* sha256 hex of the config text sent by stage */
 	int was_running;     /* transferring: the container ran before the stop */
 	size_t n_datasets;

@@ -347,8 +347,12 @@ int transport_finish(struct transport *t, int timeout_ms)
 	if (!WIFEXITED(status))
 		return fail(TRANSPORT_CONNECT, "%s: %s", t->p.name,
 			    proc_status_str(status, st, sizeof(st)));
-	return fail(TRANSPORT_REMOTE, "%s",
-		    last[0] ? last : "the remote command failed without a message");
+	/* The remote's own message, without its "ferry receive: " prefix, behind the host. */
+	const char *msg = last;
+	if (!strncmp(msg, "ferry receive: ", 15))
+		msg += 15;
+	return fail(TRANSPORT_REMOTE, "%s: %s", t->host,
+		    msg[0] ? msg : "the remote command failed without a message");
 }
 
 void transport_abort(struct transport *t)

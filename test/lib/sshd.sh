@@ -29,8 +29,8 @@
 #       SIGHUP, as an operator reloads sshd after editing DIR/private/sshd_config or the host
 #       key: sshd -D re-executes itself and reads both again. Waits until it answers again.
 #   sshd_kill_sessions DIR
-#       Kills (SIGKILL) every session process of that sshd, not the listener: a peer dying
-#       in the middle of a transfer.
+#       Kills (SIGKILL) every process below that sshd's listener (its sessions and what they
+#       run), not the listener: a peer dying in the middle of a transfer.
 #
 # Layout of an sshd's DIR (created under /run, so that no directory above it is world-writable
 # and StrictModes yes accepts it; /tmp would be rejected):
@@ -185,9 +185,20 @@ sshd_reload() {
 	return 1
 }
 
+# _sshd_descendants PID: every process below PID.
+_sshd_descendants() {
+	local p
+	for p in $(pgrep -P "$1"); do
+		echo "$p"
+		_sshd_descendants "$p"
+	done
+}
+
 sshd_kill_sessions() {
-	local dir=$1 pid
+	local dir=$1 pid pids
 	pid=$(cat "$dir/private/pid") || return 1
-	pkill -KILL -P "$pid"
+	# The whole tree: with privilege separation a session goes on when only its monitor dies.
+	pids=$(_sshd_descendants "$pid")
+	[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
 	return 0
 }

@@ -15,7 +15,6 @@ static const char source_text[] = "# ferry migration state v1 (docs/migration.md
 				  "port = 2222\n"
 				  "ssh = dbclient\n"
 				  "user = migration\n"
-				  "seq = 3\n"
 				  "config_sha256 = " SUM "\n"
 				  "was_running = 1\n"
 				  "dataset./ = m1-2 m1-3\n"
@@ -39,7 +38,6 @@ static void test_source_round_trip(void)
 	CHECK_STR(m.dest, "127.0.0.3");
 	CHECK_INT(m.port, 2222);
 	CHECK_STR(m.ssh, "dbclient");
-	CHECK_INT(m.seq, 3);
 	CHECK_INT(m.was_running, 1);
 	CHECK_INT(m.n_datasets, 3);
 	CHECK_STR(m.datasets[0].name, "/");
@@ -117,11 +115,11 @@ static void test_refused(void)
 	refused("port = 2222\n", "port = 22x\n", "");
 	refused("state = transferring\n", "state = complete\n", "does not belong");
 	refused("state = transferring\n", "state = bogus\n", "unknown state");
-	refused("seq = 3\n", "seq = 3\nseq = 4\n", "given twice");
-	refused("seq = 3\n", "key = k\n", "does not belong to a source");
-	refused("seq = 3\n", "bogus = 1\n", "unknown key");
-	refused("seq = 3\n", "seq=3\n", "expected 'key = value'");
-	refused("seq = 3\n", "seq = \n", "empty value");
+	refused("user = migration\n", "user = migration\nuser = x\n", "given twice");
+	refused("user = migration\n", "key = k\n", "does not belong to a source");
+	refused("user = migration\n", "bogus = 1\n", "unknown key");
+	refused("user = migration\n", "user=x\n", "expected 'key = value'");
+	refused("user = migration\n", "user = \n", "empty value");
 	refused("dataset./ = m1-2 m1-3\n", "dataset./ = m1-2\n", "CONFIRMED PENDING");
 	refused("dataset./ = m1-2 m1-3\n", "dataset./ = ../x -\n", "bad snapshot");
 	refused("dataset./ = m1-2 m1-3\n", "dataset./ = m1-2 m1-3 x\n", "CONFIRMED PENDING");
