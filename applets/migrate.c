@@ -1054,6 +1054,14 @@ static void do_stage(struct mig *g)
 	if (!t)
 		step_fail("out of memory");
 	transport_opts_of(g, &o, 1);
+	struct recvcmd probe = {.verb = RECV_STATUS, .ref = g->ref};
+	char probe_line[RECVCMD_MAX + 1];
+	if (recvcmd_format(&probe, probe_line, sizeof(probe_line)) < 0)
+		step_fail("%s", err_msg());
+	int pr = transport_pin(&o, probe_line);
+	if (pr != TRANSPORT_OK)
+		step_fail("stage %s on %s: %s%s", g->shown, g->m.dest, err_msg(),
+			  transport_hint(g, pr, hint, sizeof(hint)));
 	if (transport_start(t, &o, line) < 0)
 		step_fail("stage %s: %s", g->shown, err_msg());
 	int fd = t->in;

@@ -23,16 +23,7 @@ const char *recvcmd_verb_name(enum recvcmd_verb verb)
 
 int recvcmd_snap_ok(const char *name)
 {
-	size_t n = strlen(name);
-	if (n == 0 || n > RECVCMD_SNAP_MAX || name[0] == '.' || name[0] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return stream_snap_name_ok(name);
 }
 
 /* A peer's bytes as printable ASCII ('?' for others), cut to SHOW_MAX with "...". */

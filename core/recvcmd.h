@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "core/ct.h"
+#include "core/stream.h"
 
 /*
  * Bounds (docs/migration-protocol.md, "Commands"). A command line is at
@@ -35,7 +36,7 @@ struct recvcmd {
 
 /* The verb's word ("skel", "base"...), or "?" for an unknown value. */
 const char *recvcmd_verb_name(enum recvcmd_verb verb);
-/* 1 if NAME is a valid snapshot name, else 0. */
+/* 1 if NAME is a valid snapshot name (stream_snap_name_ok: 1-64 of A-Z a-z 0-9 . _ -, not starting with . or -), else 0. */
 int recvcmd_snap_ok(const char *name);
 
 /*

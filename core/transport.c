@@ -17,7 +17,8 @@
 #include "core/migstate.h"
 #include "core/node.h"
 
-#define ENV_MAX 256
+#define ENV_MAX		256
+#define DROPBEAR_PROMPT "Do you want to continue connecting? (y/n) "
 
 extern char **environ;
 
@@ -102,8 +103,7 @@ int transport_argv(const struct transport_opts *o, const char *command, char *bu
 		ARG("-T");
 		ARG("-i");
 		ARG("%s/%s", dir, TRANSPORT_KEY_DROPBEAR);
-		if (o->pin)
-			ARG("-y");
+		/* No -y: it would accept an unknown key without pinning it (transport_pin does). */
 		if (o->port) {
 			ARG("-p");
 			ARG("%u", o->port);
@@ -157,6 +157,13 @@ static void take_err(struct transport *t, const char *p, size_t n)
 		}
 		t->err_tail[t->err_len++] = c;
 		t->err_tail[t->err_len] = 0;
+		if (c == ' ' && t->answer_prompt && !t->answered &&
+		    strstr(t->err_tail, DROPBEAR_PROMPT)) {
+			/* dbclient without a terminal reads the answer from its stdin */
+			t->answered = 1;
+			if (io_write_full(t->in, "y\n", 2) < 0)
+				t->answered = -1;
+		}
 		/* lines, passed on */
 		if (c == '\n') {
 			emit_line(t);
@@ -211,7 +218,16 @@ static void *pump_main(void *arg)
 
 /* ---- Sessions --------------------------------------------------------------- */
 
+static int start(struct transport *t, const struct transport_opts *o, const char *command,
+		 int answer_prompt);
+
 int transport_start(struct transport *t, const struct transport_opts *o, const char *command)
+{
+	return start(t, o, command, 0);
+}
+
+static int start(struct transport *t, const struct transport_opts *o, const char *command,
+		 int answer_prompt)
 {
 	char buf[8192], home[4096], home_env[4200];
 	char *argv[TRANSPORT_ARGS_MAX];
@@ -224,6 +240,7 @@ int transport_start(struct transport *t, const struct transport_opts *o, const c
 	if (transport_argv(o, command, buf, sizeof(buf), argv) < 0)
 		return -1;
 	t->kind = transport_kind_of(o->ssh);
+	t->answer_prompt = answer_prompt;
 	snprintf(t->host, sizeof(t->host), "%s", o->host);
 	t->err_prefix = o->err_prefix;
 	proc_opts_init(&po, argv);
@@ -288,9 +305,10 @@ static void last_err_line(const struct transport *t, char *buf, size_t cap)
 	buf[n] = 0;
 }
 
+/* Case-insensitive: client versions differ ("Host key mismatch", "host key mismatch"). */
 static int tail_has(const struct transport *t, const char *s)
 {
-	return strstr(t->err_tail, s) != NULL;
+	return strcasestr(t->err_tail, s) != NULL;
 }
 
 /* Records the message and returns CODE (an enum transport_result). */
@@ -309,13 +327,16 @@ static int fail(int code, const char *fmt, ...)
 int transport_finish(struct transport *t, int timeout_ms)
 {
 	char last[256], st[64];
-	transport_close_in(t);
+	/* A session that may still have to answer dbclient's question keeps its stdin open. */
+	if (!t->answer_prompt)
+		transport_close_in(t);
 	int w = proc_wait(&t->p, timeout_ms);
 	if (w != 0) {
 		proc_kill(&t->p, SIGKILL);
 		proc_wait(&t->p, -1);
 	}
 	join_pump(t);
+	transport_close_in(t);
 	int status = t->p.status;
 	proc_close(&t->p);
 	if (w < 0)
@@ -337,7 +358,7 @@ int transport_finish(struct transport *t, int timeout_ms)
 				    last[0] ? last : "ssh exited with status 255");
 		}
 	} else {
-		if (tail_has(t, "Host key mismatch") || tail_has(t, "Bad host key") ||
+		if (tail_has(t, "host key mismatch") || tail_has(t, "Bad host key") ||
 		    tail_has(t, "Didn't validate host key"))
 			return fail(TRANSPORT_HOSTKEY, "%s: host key verification failed: %s",
 				    t->host, last);
@@ -353,6 +374,24 @@ int transport_finish(struct transport *t, int timeout_ms)
 		msg += 15;
 	return fail(TRANSPORT_REMOTE, "%s: %s", t->host,
 		    msg[0] ? msg : "the remote command failed without a message");
+}
+
+int transport_pin(const struct transport_opts *o, const char *probe)
+{
+	if (transport_kind_of(o->ssh) != TRANSPORT_DROPBEAR)
+		return TRANSPORT_OK;
+	struct transport *t = malloc(sizeof(*t));
+	if (!t) {
+		err_set("out of memory");
+		return TRANSPORT_LOCAL;
+	}
+	if (start(t, o, probe, 1) < 0) {
+		free(t);
+		return TRANSPORT_LOCAL;
+	}
+	int r = transport_finish(t, TRANSPORT_CONNECT_TIMEOUT * 1000 * 4);
+	free(t);
+	return r;
 }
 
 void transport_abort(struct transport *t)

@@ -58,6 +58,8 @@ struct transport {
 	size_t err_len;
 	char line[512]; /* the stderr line being assembled */
 	size_t line_len;
+	int answer_prompt; /* transport_pin: answer dbclient's host key question */
+	int answered;
 };
 
 /* TRANSPORT_DROPBEAR if the basename of SSH contains "dbclient", else TRANSPORT_OPENSSH. */
@@ -71,7 +73,7 @@ enum transport_kind transport_kind_of(const char *ssh);
  *       -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=accept-new|yes
  *       -o IdentitiesOnly=yes -o ConnectTimeout=.. -o ServerAliveInterval=..
  *       -o ServerAliveCountMax=.. -i ROOT/conf/migration/key -l USER [-p PORT] HOST COMMAND
- * Dropbear: dbclient -T -i ROOT/conf/migration/key.dropbear [-y] [-p PORT] -l USER HOST COMMAND
+ * Dropbear: dbclient -T -i ROOT/conf/migration/key.dropbear [-p PORT] -l USER HOST COMMAND
  * (run with HOME=ROOT/conf/migration/dropbear: see transport_start). The
  * host, user and client name are checked first. Returns the argument
  * count, or -1 with err_set.
@@ -100,6 +102,20 @@ void transport_close_in(struct transport *t);
  * message, "host key of HOST changed", "cannot connect"...).
  */
 int transport_finish(struct transport *t, int timeout_ms);
+
+/*
+ * Pins DEST's host key on first contact for clients that cannot do it in
+ * the session itself. OpenSSH: nothing to do (StrictHostKeyChecking=
+ * accept-new in the session pins it). Dropbear: `dbclient -y` accepts an
+ * unknown key without saving it, so this runs PROBE (a harmless remote
+ * command such as "receive status pool:id") once without -y and answers
+ * dbclient's own "Do you want to continue connecting? (y/n)" with "y" on
+ * its stdin (it reads stdin when there is no terminal), which makes it
+ * append the key to HOME/.ssh/known_hosts. A known key asks nothing; a
+ * different key fails (TRANSPORT_HOSTKEY). Returns an enum
+ * transport_result with err_set on failure.
+ */
+int transport_pin(const struct transport_opts *o, const char *probe);
 
 /* Kills the client (if running), joins the pump and releases everything. For error paths. */
 void transport_abort(struct transport *t);

@@ -139,7 +139,7 @@ static void test_transport_argv(void)
 		strcat(joined, argv[i]);
 		strcat(joined, i + 1 < n ? "|" : "");
 	}
-	CHECK_STR(joined, "/usr/bin/dbclient|-T|-i|/r/conf/migration/key.dropbear|-y|-p|22|-l|"
+	CHECK_STR(joined, "/usr/bin/dbclient|-T|-i|/r/conf/migration/key.dropbear|-p|22|-l|"
 			  "migration|127.0.0.3|receive status default:x");
 	CHECK_INT(transport_kind_of("dbclient"), TRANSPORT_DROPBEAR);
 	CHECK_INT(transport_kind_of("/usr/bin/ssh"), TRANSPORT_OPENSSH);
