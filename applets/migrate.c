@@ -339,6 +339,9 @@ static int set_held(struct mig *g, int staged)
 
 /* ---- Remote commands ---------------------------------------------------------------------- */
 
+static struct transport_master master; /* the step's shared SSH connection (OpenSSH) */
+static const char *transport_hint(struct mig *g, int r, char *buf, size_t cap);
+
 static void transport_opts_of(struct mig *g, struct transport_opts *o, int pin)
 {
 	memset(o, 0, sizeof(*o));
@@ -349,6 +352,41 @@ static void transport_opts_of(struct mig *g, struct transport_opts *o, int pin)
 	o->user = g->m.user;
 	o->pin = pin;
 	o->err_prefix = g->a->quiet ? NULL : g->err_prefix;
+	o->control_path = master.active ? master.path : NULL;
+}
+
+/* Stops the shared connection when the command ends, however it ends. */
+static void master_cleanup(void)
+{
+	transport_master_stop(&master);
+}
+
+/*
+ * Opens the step's shared SSH connection (OpenSSH; nothing for dbclient).
+ * PIN: accept and pin an unknown host key (stage). Returns an enum
+ * transport_result; the sessions fall back to their own connections
+ * when there is none.
+ */
+static int connect_dest(struct mig *g, int pin)
+{
+	struct transport_opts o;
+	if (master.active)
+		return TRANSPORT_OK;
+	transport_opts_of(g, &o, pin);
+	int r = transport_master_start(&master, &o);
+	if (r == TRANSPORT_OK && master.active)
+		atexit(master_cleanup);
+	return r;
+}
+
+/* connect_dest for steps that cannot go on without DEST. */
+static void need_dest(struct mig *g, int pin, const char *step)
+{
+	char hint[1024];
+	int r = connect_dest(g, pin);
+	if (r != TRANSPORT_OK)
+		step_fail("%s %s: %s%s (nothing changed; state: %s)", step, g->shown, err_msg(),
+			  transport_hint(g, r, hint, sizeof(hint)), state_of(g));
 }
 
 /* The advice that goes with a transport failure. */
@@ -1041,6 +1079,7 @@ static void do_stage(struct mig *g)
 	if (!migstate_ssh_ok(g->m.ssh))
 		die_usage(usage, "--ssh %s: a program name or path, without options", g->m.ssh);
 	need_key(g);
+	need_dest(g, 1, "stage");
 	migstate_dataset_add(&g->m, CT_DATASET_ROOT);
 	for (size_t i = 0; i < g->cfg.n_datasets; i++)
 		if (migstate_dataset_add(&g->m, g->cfg.datasets[i].name) < 0)
@@ -1117,9 +1156,12 @@ static void need_staged_or_synced(struct mig *g, const char *step)
 static void do_sync(struct mig *g)
 {
 	double t0 = now_s();
-	if (g->m.state == MIG_TRANSFERRING)
+	if (g->m.state == MIG_TRANSFERRING) {
+		connect_dest(g, 0);
 		resolve_transferring(g);
+	}
 	need_staged_or_synced(g, "sync");
+	need_dest(g, 0, "sync");
 	step_begin(g, "sync");
 	if (sync_all(g, "sync") < 0)
 		step_fail("sync %s: %s (state: %s; run 'ferry migrate sync %s' again, or 'ferry "
@@ -1161,8 +1203,10 @@ static void do_transfer(struct mig *g)
 	const struct args *a = g->a;
 	char sum[SHA256_HEX_SIZE], why[2 * ERR_MSG_MAX], hint[1024], ok[CT_REF_MAX + 64];
 	double t0 = now_s(), t_stop = 0, t_up = -1;
-	if (g->m.state == MIG_TRANSFERRING)
+	if (g->m.state == MIG_TRANSFERRING) {
+		connect_dest(g, 0);
 		resolve_transferring(g);
+	}
 	need_staged_or_synced(g, "transfer");
 	config_sum(&g->cfg, sum);
 	if (strcmp(sum, g->m.config_sum))
@@ -1170,6 +1214,7 @@ static void do_transfer(struct mig *g)
 			  "('ferry migrate cancel %s') and stage it again",
 			  g->shown, a->ct);
 	need_key(g);
+	need_dest(g, 0, "transfer");
 	step_begin(g, "transfer");
 	int running = is_running(g);
 	if (running) {
@@ -1247,6 +1292,7 @@ static void do_cleanup(struct mig *g)
 			set_held(g, 1);
 			set_state(g, MIG_TRANSFERRED);
 		} else {
+			connect_dest(g, 0);
 			resolve_transferring(g);
 		}
 	}
@@ -1295,6 +1341,8 @@ static void do_cancel(struct mig *g)
 			  "there now (move it back with a migration from %s)",
 			  g->shown, g->m.dest, state_of(g), g->m.dest);
 	step_begin(g, "cancel");
+	if (!a->local)
+		connect_dest(g, 0); /* a failure shows in the cancel itself (--force goes on) */
 	if (g->m.state == MIG_TRANSFERRING && !a->local)
 		resolve_transferring(g);
 	if (g->m.state == MIG_TRANSFERRED)

@@ -99,6 +99,19 @@ int transport_argv(const struct transport_opts *o, const char *command, char *bu
 			ARG("-p");
 			ARG("%u", o->port);
 		}
+		if (o->control_path && !command) {
+			ARG("-M");
+			ARG("-N");
+			ARG("-o");
+			ARG("ControlPath=%s", o->control_path);
+			ARG("-o");
+			ARG("ControlPersist=no");
+		} else if (o->control_path) {
+			ARG("-o");
+			ARG("ControlPath=%s", o->control_path);
+			ARG("-o");
+			ARG("ControlMaster=no");
+		}
 	} else {
 		ARG("-T");
 		ARG("-i");
@@ -112,7 +125,8 @@ int transport_argv(const struct transport_opts *o, const char *command, char *bu
 		ARG("%s", o->user);
 	}
 	ARG("%s", o->host);
-	ARG("%s", command);
+	if (command)
+		ARG("%s", command);
 	return (int)n;
 }
 
@@ -259,6 +273,7 @@ static int start(struct transport *t, const struct transport_opts *o, const char
 		envp[n] = NULL;
 		po.envp = envp;
 	}
+	po.death_signal = command ? 0 : SIGTERM; /* a master never outlives us */
 	if (proc_spawn(&t->p, &po) < 0)
 		return -1;
 	t->in = t->p.in;
@@ -374,6 +389,63 @@ int transport_finish(struct transport *t, int timeout_ms)
 		msg += 15;
 	return fail(TRANSPORT_REMOTE, "%s: %s", t->host,
 		    msg[0] ? msg : "the remote command failed without a message");
+}
+
+int transport_master_start(struct transport_master *m, const struct transport_opts *o)
+{
+	struct transport_opts mo = *o;
+	struct stat st;
+	const char *tmp = getenv("TMPDIR");
+	memset(m, 0, sizeof(*m));
+	if (transport_kind_of(o->ssh) != TRANSPORT_OPENSSH)
+		return TRANSPORT_OK;
+	if (!tmp || !*tmp || strlen(tmp) > 24)
+		tmp = "/tmp";
+	snprintf(m->dir, sizeof(m->dir), "%s/ferry-ssh-XXXXXX", tmp);
+	if (!mkdtemp(m->dir)) {
+		err_set_errno("create %s", m->dir);
+		return TRANSPORT_LOCAL;
+	}
+	snprintf(m->path, sizeof(m->path), "%s/s", m->dir);
+	mo.control_path = m->path;
+	if (start(&m->t, &mo, NULL, 0) < 0) {
+		rmdir(m->dir);
+		return TRANSPORT_LOCAL;
+	}
+	m->active = 1;
+	/* Ready when the socket exists; failed when ssh exits first. */
+	for (int waited = 0; waited < (TRANSPORT_CONNECT_TIMEOUT + 10) * 1000; waited += 20) {
+		if (stat(m->path, &st) == 0 && S_ISSOCK(st.st_mode))
+			return TRANSPORT_OK;
+		int w = proc_wait(&m->t.p, 20);
+		if (w < 0)
+			break;
+		if (w == 0) {
+			int r = transport_finish(&m->t, 0);
+			m->active = 0;
+			rmdir(m->dir);
+			if (r == TRANSPORT_OK)
+				return fail(TRANSPORT_CONNECT, "%s: the SSH master exited",
+					    o->host);
+			return r;
+		}
+	}
+	transport_master_stop(m);
+	return fail(TRANSPORT_CONNECT, "%s: no SSH connection within %d s", o->host,
+		    TRANSPORT_CONNECT_TIMEOUT + 10);
+}
+
+void transport_master_stop(struct transport_master *m)
+{
+	if (!m->active)
+		return;
+	m->active = 0;
+	proc_kill(&m->t.p, SIGTERM);
+	if (proc_wait(&m->t.p, 5000) != 0)
+		proc_kill(&m->t.p, SIGKILL);
+	transport_finish(&m->t, -1);
+	unlink(m->path);
+	rmdir(m->dir);
 }
 
 int transport_pin(const struct transport_opts *o, const char *probe)

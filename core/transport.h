@@ -37,9 +37,12 @@ struct transport_opts {
 	const char *host; /* destination host (migstate_host_ok) */
 	unsigned port;	  /* 0: the client's default */
 	const char *user; /* remote user (migstate_user_ok) */
-	int pin;	  /* 1 (stage): accept and pin an unknown host key; 0: known keys only */
-	const char
-		*err_prefix; /* remote stderr lines go to our stderr behind this; NULL: kept only */
+	/* OpenSSH: 1 (stage) accepts and pins an unknown host key, 0 only known keys. Dropbear: transport_pin. */
+	int pin;
+	/* Remote stderr lines go to our stderr behind this; NULL: kept only. */
+	const char *err_prefix;
+	/* OpenSSH: run sessions through this master's socket (transport_master), or NULL. */
+	const char *control_path;
 };
 
 /* A running session. Write the stream to `in` (or transport_close_in for none). */
@@ -72,7 +75,10 @@ enum transport_kind transport_kind_of(const char *ssh);
  *   ssh -T -o BatchMode=yes -o UserKnownHostsFile=ROOT/conf/migration/known_hosts
  *       -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=accept-new|yes
  *       -o IdentitiesOnly=yes -o ConnectTimeout=.. -o ServerAliveInterval=..
- *       -o ServerAliveCountMax=.. -i ROOT/conf/migration/key -l USER [-p PORT] HOST COMMAND
+ *       -o ServerAliveCountMax=.. -i ROOT/conf/migration/key -l USER [-p PORT]
+ *       [-o ControlPath=P -o ControlMaster=no] HOST COMMAND
+ * (with O->control_path and COMMAND NULL: the master, -M -N -o ControlPath=P
+ * -o ControlPersist=no and no command).
  * Dropbear: dbclient -T -i ROOT/conf/migration/key.dropbear [-p PORT] -l USER HOST COMMAND
  * (run with HOME=ROOT/conf/migration/dropbear: see transport_start). The
  * host, user and client name are checked first. Returns the argument
@@ -116,6 +122,34 @@ int transport_finish(struct transport *t, int timeout_ms);
  * transport_result with err_set on failure.
  */
 int transport_pin(const struct transport_opts *o, const char *probe);
+
+/*
+ * One SSH connection shared by the sessions of a migration step (OpenSSH
+ * connection multiplexing): the handshake and authentication happen once,
+ * so the sessions after the container stopped cost a round trip, not a
+ * handshake. The master is `ssh -M -N -o ControlPath=DIR/s ...` with the
+ * options of transport_argv (host key checks included), our child until
+ * transport_master_stop or our end (it gets SIGTERM when the thread that
+ * started it exits). DIR is a fresh 0700 directory under $TMPDIR or /tmp.
+ * Sessions use it when their opts carry control_path = m->path; one whose
+ * master died connects on its own (ssh falls back).
+ */
+struct transport_master {
+	struct transport t;
+	char dir[64];
+	char path[80];
+	int active;
+};
+
+/*
+ * Starts M for O (a no-op returning 0 with m->active = 0 for Dropbear,
+ * which has no multiplexing). Waits until the control socket exists or
+ * the master failed (an enum transport_result then, err_set saying why, as
+ * transport_finish does: host key, connection). 0 when ready.
+ */
+int transport_master_start(struct transport_master *m, const struct transport_opts *o);
+/* Stops M's ssh (SIGTERM, then reaps it) and removes its directory. Safe on an inactive M. */
+void transport_master_stop(struct transport_master *m);
 
 /* Kills the client (if running), joins the pump and releases everything. For error paths. */
 void transport_abort(struct transport *t);
