@@ -2,8 +2,8 @@
 # sshd. Source after test/lib/testing.sh, test/lib/sshd.sh and test/lib/rootfs.sh. Needs root.
 #
 # node_new NAME ADDR [nosshd]
-#   A node: a state root in a fresh directory under /run (sshd's StrictModes refuses keys files
-#   below a world-writable directory such as /tmp), in ${NAME}_ROOT. Unless "nosshd": its own
+#   A node: a state root in a fresh directory under $NODES_DIR (default /run; sshd's StrictModes
+#   refuses keys files below a world-writable directory such as /tmp), in ${NAME}_ROOT. Unless "nosshd": its own
 #   sshd on ADDR (test/lib/sshd.sh: sshd_start) made ready as an operator does it, with
 #   `ferry node setup --root ROOT --sshd-config CONFIG` (which creates the `migration` user,
 #   uid 0, when this machine lacks it, and leaves it) and a reload (SIGHUP). Sets ${NAME}_SSHD
@@ -23,7 +23,7 @@
 
 node_new() {
 	local name=$1 addr=$2 mode=${3:-} root
-	root=$(mktemp -d /run/ferry-node-"$name".XXXXXX) || return 1
+	root=$(mktemp -d "${NODES_DIR:-/run}/ferry-node-$name.XXXXXX") || return 1
 	chmod 0755 "$root"
 	at_exit "rm -rf '$root'"
 	# Stop whatever runs on this node before its root goes (registered later: runs earlier).
