@@ -393,20 +393,14 @@ static void need_dest(struct mig *g, int pin, const char *step)
 static const char *transport_hint(struct mig *g, int r, char *buf, size_t cap)
 {
 	if (r == TRANSPORT_HOSTKEY) {
-		if (transport_kind_of(g->m.ssh) == TRANSPORT_DROPBEAR)
-			snprintf(buf, cap,
-				 "; the migration stops here. If DEST's host key really changed, "
-				 "remove its line from %s/%s/%s/.ssh/known_hosts and run the step "
-				 "again",
-				 g->root, NODE_MIGRATION_DIR, TRANSPORT_DROPBEAR_HOME);
-		else
-			snprintf(
-				buf, cap,
-				"; the migration stops here. If DEST's host key really changed, "
-				"remove it with: ssh-keygen -f %s/%s/%s -R '%s%s%s%.0u' and run the "
-				"step again",
-				g->root, NODE_MIGRATION_DIR, TRANSPORT_KNOWN_HOSTS,
-				g->m.port ? "[" : "", g->m.dest, g->m.port ? "]:" : "", g->m.port);
+		snprintf(
+			buf, cap,
+			"; the migration stops here. If DEST's host key really changed, remove the "
+			"old one with: ssh-keygen -f %s/%s/%s -R '%s%s%s%.0u' and run the step again",
+			g->root, NODE_MIGRATION_DIR, TRANSPORT_KNOWN_HOSTS,
+			g->m.port && g->m.port != 22 ? "[" : "", g->m.dest,
+			g->m.port && g->m.port != 22 ? "]:" : "",
+			g->m.port && g->m.port != 22 ? g->m.port : 0);
 		return buf;
 	}
 	buf[0] = 0;
@@ -424,8 +418,9 @@ static int remote_call(struct mig *g, const struct recvcmd *c, int pin, struct t
 	if (recvcmd_format(c, line, sizeof(line)) < 0)
 		return TRANSPORT_LOCAL;
 	transport_opts_of(g, &o, pin);
-	if (transport_start(t, &o, line) < 0)
-		return TRANSPORT_LOCAL;
+	int r = transport_start(t, &o, line);
+	if (r < 0)
+		return r;
 	return transport_finish(t, SHORT_TIMEOUT_MS);
 }
 

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/io.h"
+#include "core/knownhosts.h"
 #include "core/migstate.h"
 #include "core/node.h"
 
@@ -84,6 +86,8 @@ int transport_argv(const struct transport_opts *o, const char *command, char *bu
 		ARG("-o");
 		ARG("StrictHostKeyChecking=%s", o->pin ? "accept-new" : "yes");
 		ARG("-o");
+		ARG("HashKnownHosts=no"); /* readable by dbclient's sessions and by people */
+		ARG("-o");
 		ARG("IdentitiesOnly=yes");
 		ARG("-o");
 		ARG("ConnectTimeout=%d", TRANSPORT_CONNECT_TIMEOUT);
@@ -142,6 +146,70 @@ static int dropbear_home(const char *root, char *buf, size_t cap)
 		return err_set("path too long");
 	if (mkdir(ssh, 0700) < 0 && errno != EEXIST)
 		return err_set_errno("create %s", ssh);
+	return 0;
+}
+
+/*
+ * dbclient reads only HOME/.ssh/known_hosts and matches host names without
+ * the port: its file is made, before every session, of the node's store
+ * (ROOT/conf/migration/known_hosts) lines for exactly [HOST]:PORT,
+ * rewritten to plain HOST. Returns how many keys it got, or -1 with err_set.
+ */
+static int dropbear_known(const struct transport_opts *o, char *home, size_t cap)
+{
+	char store[4096], file[4200], name[KNOWNHOSTS_NAME_MAX], *text = NULL, *out = NULL;
+	size_t len = 0, out_len = 0;
+	int n = -1;
+	if (dropbear_home(o->root, home, cap) < 0 ||
+	    node_path(store, sizeof(store), o->root, NODE_MIGRATION_DIR "/" TRANSPORT_KNOWN_HOSTS) <
+		    0 ||
+	    knownhosts_name(name, sizeof(name), o->host, o->port) < 0)
+		return -1;
+	snprintf(file, sizeof(file), "%s/.ssh/known_hosts", home);
+	if (file_read_all(AT_FDCWD, store, KNOWNHOSTS_FILE_MAX, &text, &len) < 0) {
+		if (errno != ENOENT)
+			return -1;
+		text = NULL;
+		len = 0;
+	}
+	out = malloc(KNOWNHOSTS_FILE_MAX);
+	if (!out)
+		err_set("out of memory");
+	else if ((n = knownhosts_select(text ? text : "", len, name, o->host, out,
+					KNOWNHOSTS_FILE_MAX, &out_len)) >= 0 &&
+		 file_write_atomic_path(file, out, out_len, 0600) < 0)
+		n = -1;
+	free(text);
+	free(out);
+	return n;
+}
+
+/* After dbclient pinned a key in HOME: the store gets it as [HOST]:PORT. 0 or -1. */
+static int dropbear_pin_back(const struct transport_opts *o, const char *home)
+{
+	char store[4096], file[4200], name[KNOWNHOSTS_NAME_MAX], *text = NULL,
+								 out[KNOWNHOSTS_LINE_MAX];
+	size_t len = 0, out_len = 0;
+	snprintf(file, sizeof(file), "%s/.ssh/known_hosts", home);
+	if (node_path(store, sizeof(store), o->root, NODE_MIGRATION_DIR "/" TRANSPORT_KNOWN_HOSTS) <
+		    0 ||
+	    knownhosts_name(name, sizeof(name), o->host, o->port) < 0 ||
+	    file_read_all(AT_FDCWD, file, KNOWNHOSTS_FILE_MAX, &text, &len) < 0)
+		return -1;
+	int n = knownhosts_select(text, len, o->host, name, out, sizeof(out), &out_len);
+	free(text);
+	if (n <= 0)
+		return n < 0 ? -1
+			     : err_set("%s: dbclient accepted a host key but did not save it",
+				       o->host);
+	int fd = open(store, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || io_write_full(fd, out, out_len) < 0 || fsync(fd) < 0) {
+		err_set_errno("%s", store);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
 	return 0;
 }
 
@@ -235,6 +303,18 @@ static void *pump_main(void *arg)
 static int start(struct transport *t, const struct transport_opts *o, const char *command,
 		 int answer_prompt);
 
+/* A Dropbear session to a host whose key was never pinned: refused before dbclient could ask. */
+static int unpinned(const struct transport_opts *o)
+{
+	char name[KNOWNHOSTS_NAME_MAX];
+	if (knownhosts_name(name, sizeof(name), o->host, o->port) < 0)
+		return TRANSPORT_LOCAL;
+	err_set("%s: host key verification failed: no key pinned for %s in %s/%s/%s (ferry "
+		"migrate stage pins it on first contact)",
+		o->host, name, o->root, NODE_MIGRATION_DIR, TRANSPORT_KNOWN_HOSTS);
+	return TRANSPORT_HOSTKEY;
+}
+
 int transport_start(struct transport *t, const struct transport_opts *o, const char *command)
 {
 	return start(t, o, command, 0);
@@ -252,7 +332,7 @@ static int start(struct transport *t, const struct transport_opts *o, const char
 	t->p.pid = -1;
 	t->p.in = t->p.out = t->p.err = t->p.pidfd = -1;
 	if (transport_argv(o, command, buf, sizeof(buf), argv) < 0)
-		return -1;
+		return TRANSPORT_LOCAL;
 	t->kind = transport_kind_of(o->ssh);
 	t->answer_prompt = answer_prompt;
 	snprintf(t->host, sizeof(t->host), "%s", o->host);
@@ -262,8 +342,11 @@ static int start(struct transport *t, const struct transport_opts *o, const char
 	po.new_session = 1;
 	if (t->kind == TRANSPORT_DROPBEAR) {
 		size_t n = 0;
-		if (dropbear_home(o->root, home, sizeof(home)) < 0)
-			return -1;
+		int keys = dropbear_known(o, home, sizeof(home));
+		if (keys < 0)
+			return TRANSPORT_LOCAL;
+		if (keys == 0 && !answer_prompt)
+			return unpinned(o);
 		if (snprintf(home_env, sizeof(home_env), "HOME=%s", home) >= (int)sizeof(home_env))
 			return err_set("path too long");
 		envp[n++] = home_env;
@@ -275,13 +358,13 @@ static int start(struct transport *t, const struct transport_opts *o, const char
 	}
 	po.death_signal = command ? 0 : SIGTERM; /* a master never outlives us */
 	if (proc_spawn(&t->p, &po) < 0)
-		return -1;
+		return TRANSPORT_LOCAL;
 	t->in = t->p.in;
 	t->p.in = -1;
 	if (pthread_create(&t->pump, NULL, pump_main, t) != 0) {
 		err_set("cannot start a thread for %s", t->p.name);
 		transport_abort(t);
-		return -1;
+		return TRANSPORT_LOCAL;
 	}
 	t->pump_started = 1;
 	return 0;
@@ -397,8 +480,14 @@ int transport_master_start(struct transport_master *m, const struct transport_op
 	struct stat st;
 	const char *tmp = getenv("TMPDIR");
 	memset(m, 0, sizeof(*m));
-	if (transport_kind_of(o->ssh) != TRANSPORT_OPENSSH)
-		return TRANSPORT_OK;
+	if (transport_kind_of(o->ssh) != TRANSPORT_OPENSSH) {
+		/* No multiplexing; but an unpinned host fails here, before the step begins. */
+		char home[4096];
+		int keys = o->pin ? 1 : dropbear_known(o, home, sizeof(home));
+		if (keys < 0)
+			return TRANSPORT_LOCAL;
+		return keys == 0 ? unpinned(o) : TRANSPORT_OK;
+	}
 	if (!tmp || !*tmp || strlen(tmp) > 24)
 		tmp = "/tmp";
 	snprintf(m->dir, sizeof(m->dir), "%s/ferry-ssh-XXXXXX", tmp);
@@ -408,9 +497,10 @@ int transport_master_start(struct transport_master *m, const struct transport_op
 	}
 	snprintf(m->path, sizeof(m->path), "%s/s", m->dir);
 	mo.control_path = m->path;
-	if (start(&m->t, &mo, NULL, 0) < 0) {
+	int sr = start(&m->t, &mo, NULL, 0);
+	if (sr < 0) {
 		rmdir(m->dir);
-		return TRANSPORT_LOCAL;
+		return sr;
 	}
 	m->active = 1;
 	/* Ready when the socket exists; failed when ssh exits first. */
@@ -452,17 +542,26 @@ int transport_pin(const struct transport_opts *o, const char *probe)
 {
 	if (transport_kind_of(o->ssh) != TRANSPORT_DROPBEAR)
 		return TRANSPORT_OK;
+	char home[4096];
+	int keys = dropbear_known(o, home, sizeof(home));
+	if (keys < 0)
+		return TRANSPORT_LOCAL;
+	if (keys > 0)
+		return TRANSPORT_OK; /* pinned already: the sessions check it */
 	struct transport *t = malloc(sizeof(*t));
 	if (!t) {
 		err_set("out of memory");
 		return TRANSPORT_LOCAL;
 	}
-	if (start(t, o, probe, 1) < 0) {
+	int r = start(t, o, probe, 1);
+	if (r < 0) {
 		free(t);
-		return TRANSPORT_LOCAL;
+		return r;
 	}
-	int r = transport_finish(t, TRANSPORT_CONNECT_TIMEOUT * 1000 * 4);
+	r = transport_finish(t, TRANSPORT_CONNECT_TIMEOUT * 1000 * 4);
 	free(t);
+	if (r == TRANSPORT_OK && dropbear_pin_back(o, home) < 0)
+		return TRANSPORT_LOCAL;
 	return r;
 }
 

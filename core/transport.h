@@ -92,8 +92,12 @@ int transport_argv(const struct transport_opts *o, const char *command, char *bu
  * session (no controlling terminal: it can never prompt), stdin a pipe
  * (t->in), stdout and stderr pipes read by a pump thread (stdout kept in
  * t->reply, stderr lines passed on behind O->err_prefix and the tail kept).
- * For dbclient, HOME is set to ROOT/conf/migration/dropbear (created 0700
- * with .ssh). 0, or -1 with err_set (nothing left running).
+ * For dbclient, HOME is ROOT/conf/migration/dropbear (created 0700 with
+ * .ssh), whose known_hosts is made from the node's store (the lines for
+ * [HOST]:PORT, as plain HOST: dbclient ignores ports); a host with no
+ * pinned key is refused (TRANSPORT_HOSTKEY) before dbclient could ask.
+ * Returns TRANSPORT_OK, or a negative enum transport_result with err_set
+ * (nothing left running).
  */
 int transport_start(struct transport *t, const struct transport_opts *o, const char *command);
 
@@ -110,16 +114,16 @@ void transport_close_in(struct transport *t);
 int transport_finish(struct transport *t, int timeout_ms);
 
 /*
- * Pins DEST's host key on first contact for clients that cannot do it in
+ * Pins DEST's host key on first contact, for clients that cannot do it in
  * the session itself. OpenSSH: nothing to do (StrictHostKeyChecking=
- * accept-new in the session pins it). Dropbear: `dbclient -y` accepts an
- * unknown key without saving it, so this runs PROBE (a harmless remote
- * command such as "receive status pool:id") once without -y and answers
- * dbclient's own "Do you want to continue connecting? (y/n)" with "y" on
- * its stdin (it reads stdin when there is no terminal), which makes it
- * append the key to HOME/.ssh/known_hosts. A known key asks nothing; a
- * different key fails (TRANSPORT_HOSTKEY). Returns an enum
- * transport_result with err_set on failure.
+ * accept-new in the session pins it, in ROOT/conf/migration/known_hosts,
+ * unhashed). Dropbear: when the store has no key for [HOST]:PORT, runs
+ * PROBE (a harmless remote command such as "receive status pool:id") once
+ * and answers dbclient's own "Do you want to continue connecting? (y/n)"
+ * with "y" on its stdin (it reads stdin when it has no terminal; `-y`
+ * would accept the key without saving it), then copies the key dbclient
+ * saved into the store as [HOST]:PORT. A different key fails
+ * (TRANSPORT_HOSTKEY). Returns an enum transport_result, err_set on failure.
  */
 int transport_pin(const struct transport_opts *o, const char *probe);
 
@@ -142,10 +146,11 @@ struct transport_master {
 };
 
 /*
- * Starts M for O (a no-op returning 0 with m->active = 0 for Dropbear,
- * which has no multiplexing). Waits until the control socket exists or
- * the master failed (an enum transport_result then, err_set saying why, as
- * transport_finish does: host key, connection). 0 when ready.
+ * Starts M for O and waits until the control socket exists or the master
+ * failed (an enum transport_result then, err_set saying why, as
+ * transport_finish does: host key, connection). Dropbear has no
+ * multiplexing: m->active stays 0, but a host with no pinned key is
+ * refused here already (unless O->pin). TRANSPORT_OK when ready.
  */
 int transport_master_start(struct transport_master *m, const struct transport_opts *o);
 /* Stops M's ssh (SIGTERM, then reaps it) and removes its directory. Safe on an inactive M. */

@@ -1,5 +1,5 @@
-# The same migration over Dropbear's dbclient (--ssh dbclient): key.dropbear, its known hosts
-# pinned under the node's config at stage and checked on every later step.
+# The same migration over Dropbear's dbclient (--ssh dbclient): key.dropbear, the host key pinned
+# at stage in the node's known_hosts (the store ssh uses too) and checked on every later step.
 . "$(dirname "$0")/../lib/testing.sh"
 . "$TOP/test/lib/sshd.sh"
 . "$TOP/test/lib/rootfs.sh"
@@ -18,16 +18,19 @@ node_new src 127.0.0.2 nosshd || { echo "FAIL nodes: cannot set up"; exit 1; }
 node_new dst 127.0.0.3 || { echo "FAIL nodes: cannot set up the destination"; exit 1; }
 node_trust src dst || { echo "FAIL keys: cannot set up"; exit 1; }
 M() { node_ferry src migrate "$@"; }
-KH=$src_ROOT/conf/migration/dropbear/.ssh/known_hosts
+KH=$src_ROOT/conf/migration/known_hosts
 
 check "a running counter container with a sub-dataset" \
 	'ct_counter src db --dataset data:/srv/data && seq 1 20000 >"$(tree_of src db data)/numbers"'
 data_before=$(tree_listing "$(tree_of src db data)")
 check "stage over dbclient" 'M stage db 127.0.0.3 -p "$dst_PORT" --ssh dbclient -q'
-testing "dbclient pinned the host key in the node's own known hosts" \
-	'awk "{print \$2, \$3}" "$KH"' "$(cut -d' ' -f1-2 "$dst_SSHD/private/host_key.pub")"
+testing "stage pinned the host key in the node's known_hosts, port and all (ssh-keygen -F)" \
+	'ssh-keygen -F "[127.0.0.3]:$dst_PORT" -f "$KH" | grep -v "^#" | cut -d" " -f2-3' \
+	"$(cut -d' ' -f1-2 "$dst_SSHD/private/host_key.pub")"
+testing "...and dbclient's own file is made from it (plain host name: dbclient ignores ports)" \
+	'cat "$src_ROOT/conf/migration/dropbear/.ssh/known_hosts"' \
+	"127.0.0.3 $(cut -d' ' -f1-2 "$dst_SSHD/private/host_key.pub")"
 testing "the state remembers the client" 'M status db | grep "^dest"' "dest      127.0.0.3 port $dst_PORT via dbclient as migration"
-testing "no OpenSSH known_hosts was written" 'ls "$src_ROOT/conf/migration" | grep -c "^known_hosts$"' "0"
 check "sync, transfer, cleanup over dbclient" 'M sync db -q && M transfer db >"$T/transfer.out" && M cleanup db -q'
 testing "the destination's log shows the steps (status: stage's pinning probe)" \
 	'sed -n "s/.*cmd=\"receive \([a-z]*\) .*/\1/p" "$dst_ROOT/log/receive.log" | uniq' \
@@ -50,5 +53,7 @@ rm -f "$dst_SSHD/private/host_key" "$dst_SSHD/private/host_key.pub"
 ssh-keygen -q -t ed25519 -N "" -f "$dst_SSHD/private/host_key"
 sshd_reload "$dst_SSHD"
 fails_with "a changed host key stops the migration" 'M sync d2' 1 "127.0.0.3: host key verification failed"
-fails_with "...and says where the pinned key is" 'M sync d2' 1 "remove its line from $src_ROOT/conf/migration/dropbear/.ssh/known_hosts"
+fails_with "...and says how to drop the pinned key" 'M sync d2' 1 "ssh-keygen -f $KH -R '[127.0.0.3]:$dst_PORT'"
 testing "the destination received nothing" 'grep -c "receive base default:d2" "$dst_ROOT/log/receive.log"' "0"
+fails_with "an unpinned host is refused before dbclient could ask" \
+	'sed -i "/127.0.0.3/d" "$KH"; M sync d2' 1 "no key pinned for [127.0.0.3]:$dst_PORT in $KH (ferry migrate stage pins it on first contact)"

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/io.h"
+#include "core/knownhosts.h"
 #include "core/migstate.h"
 #include "core/recvcmd.h"
 #include "core/skel.h"
@@ -33,12 +34,12 @@ static ssize_t mem_write(void *ctx, const void *buf, size_t n)
 	return (ssize_t)n;
 }
 
-/* The first byte picks the parser: 0 receive command, 1 skel, 2 migration state. */
+/* The first byte picks the parser: 0 receive command, 1 skel, 2 migration state, 3 known_hosts. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	uint8_t which = data[0] % 3;
+	uint8_t which = data[0] % 4;
 	data++;
 	size--;
 	if (which == 0) {
@@ -65,6 +66,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (skel_read(&in, s) == 0 && s->n_datasets != s->config.n_datasets + 1)
 			__builtin_trap();
 		free(s);
+	} else if (which == 3) {
+		static char out[1 << 16];
+		size_t len;
+		knownhosts_select((const char *)data, size, "[127.0.0.3]:2222", "127.0.0.3", out,
+				  sizeof(out), &len);
+		knownhosts_select((const char *)data, size, "h", "h", out, sizeof(out), &len);
 	} else {
 		struct migstate *m = malloc(sizeof(*m)), *m2 = malloc(sizeof(*m2));
 		char *buf = malloc(CT_MIGRATION_MAX), *buf2 = malloc(CT_MIGRATION_MAX);

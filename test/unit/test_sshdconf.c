@@ -112,7 +112,7 @@ static void test_transport_argv(void)
 	struct transport_opts o = {
 		.root = "/r", .host = "127.0.0.3", .user = "migration", .port = 2222, .pin = 1};
 	int n = transport_argv(&o, "receive skel default", buf, sizeof(buf), argv);
-	CHECK_INT(n, 26);
+	CHECK_INT(n, 28);
 	char joined[4096] = "";
 	for (int i = 0; i < n; i++) {
 		strcat(joined, argv[i]);
@@ -121,6 +121,7 @@ static void test_transport_argv(void)
 	CHECK_STR(joined,
 		  "ssh|-T|-o|BatchMode=yes|-o|UserKnownHostsFile=/r/conf/migration/known_hosts|"
 		  "-o|GlobalKnownHostsFile=/dev/null|-o|StrictHostKeyChecking=accept-new|"
+		  "-o|HashKnownHosts=no|"
 		  "-o|IdentitiesOnly=yes|-o|ConnectTimeout=30|-o|ServerAliveInterval=15|"
 		  "-o|ServerAliveCountMax=4|-i|/r/conf/migration/key|-l|migration|-p|2222|"
 		  "127.0.0.3|receive skel default");
@@ -128,7 +129,7 @@ static void test_transport_argv(void)
 	o.pin = 0;
 	o.port = 0;
 	n = transport_argv(&o, "receive status default:x", buf, sizeof(buf), argv);
-	CHECK_INT(n, 24);
+	CHECK_INT(n, 26);
 	CHECK_STR(argv[9], "StrictHostKeyChecking=yes");
 	o.ssh = "/usr/bin/dbclient";
 	o.pin = 1;
