@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -235,6 +236,7 @@ int proc_spawn(struct proc *p, const struct proc_opts *o)
 		goto fail;
 	}
 
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		err_set_errno("fork for %s", p->name);
@@ -256,6 +258,9 @@ int proc_spawn(struct proc *p, const struct proc_opts *o)
 				child_fail(report[1], 2);
 		if (o->new_session)
 			setsid();
+		if (o->death_signal &&
+		    (prctl(PR_SET_PDEATHSIG, o->death_signal) < 0 || getppid() != parent))
+			child_fail(report[1], 2); /* the parent is gone already */
 		if (o->dir && chdir(o->dir) < 0)
 			child_fail(report[1], 1);
 		proc_child_reset(3);

@@ -25,6 +25,12 @@ struct proc_opts {
 	const char *dir;
 	/* Non-zero: the child calls setsid() (leaves the caller's terminal and process group). */
 	int new_session;
+	/*
+	 * Non-zero: the child gets this signal when the thread that spawned it
+	 * exits (prctl PR_SET_PDEATHSIG), so a helper cannot outlive a killed
+	 * parent. Spawn such children from a thread that lives as long as they should.
+	 */
+	int death_signal;
 };
 
 /* Initialises O for ARGV with all three descriptors PROC_INHERIT. */

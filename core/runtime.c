@@ -704,8 +704,9 @@ int runtime_start(struct ct *ct, const struct ct_config *c)
 	if (runtime_status(ct, c, &st) < 0)
 		return err_prefix("start %s", name);
 	if (st.staged)
-		return err_set("container %s is staged (received by a migration that has not "
-			       "transferred it yet): it cannot start here",
+		return err_set("container %s is staged: a migration holds it (not yet transferred "
+			       "to this node, or transferred away from it; see 'ferry migrate "
+			       "status'): it cannot start here",
 			       name);
 	if (st.running) {
 		if (st.pid)

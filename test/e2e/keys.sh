@@ -254,7 +254,9 @@ if reason=$(sshd_keys_can_run 2>&1); then
 			'grep "Accepted publickey for root" "$SSHD_KEYS_LOG" | grep -q "$fp"'
 		check "a command asked for is not run (forced command wins)" '
 			out=$(sshd_keys_ssh "$("$FERRY" keygen --root "$N" path private)" "echo pwned; id" 2>&1)
-			echo "$out"; [[ $out != *pwned* && $out != *uid=* ]]'
+			# receive quotes the refused command in its message; run, it would print "pwned" alone.
+			echo "$out"; ! grep -qx pwned <<<"$out" && [[ $out != *uid=* ]] &&
+			[[ $out == *"not a receive command"* ]]'
 		check "dbclient -i key.dropbear is accepted too" '
 			n=$(grep -c "Accepted publickey for root.*$fp" "$SSHD_KEYS_LOG")
 			err=$(sshd_keys_dbclient "$("$FERRY" keygen --root "$N" path dropbear)" 2>&1 >/dev/null)

@@ -25,6 +25,12 @@
 #       (NAME defaults to its address; plain "NAME TYPE BASE64" for port 22).
 #   sshd_stop DIR
 #       Stops that sshd and removes DIR (done at exit anyway; safe to call twice).
+#   sshd_reload DIR
+#       SIGHUP, as an operator reloads sshd after editing DIR/private/sshd_config or the host
+#       key: sshd -D re-executes itself and reads both again. Waits until it answers again.
+#   sshd_kill_sessions DIR
+#       Kills (SIGKILL) every process below that sshd's listener (its sessions and what they
+#       run), not the listener: a peer dying in the middle of a transfer.
 #
 # Layout of an sshd's DIR (created under /run, so that no directory above it is world-writable
 # and StrictModes yes accepts it; /tmp would be rejected):
@@ -160,4 +166,39 @@ sshd_known_host() {
 	: "${name:=$(cat "$dir/private/addr")}"
 	[ "$port" = 22 ] && printf '%s ' "$name" || printf '[%s]:%s ' "$name" "$port"
 	awk '{print $1, $2}' "$dir/private/host_key.pub"
+}
+
+sshd_reload() {
+	local dir=$1 pid port addr before _
+	pid=$(cat "$dir/private/pid") port=$(cat "$dir/private/port") addr=$(cat "$dir/private/addr")
+	before=$(grep -c "Server listening on" "$dir/private/log")
+	kill -HUP "$pid" || return 1
+	# The re-executed sshd logs "Server listening" again once it has bound its socket.
+	for _ in $(seq 200); do
+		[ "$(grep -c "Server listening on" "$dir/private/log")" -gt "$before" ] &&
+			_sshd_banner "$addr" "$port" && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "sshd_reload: sshd in $dir does not answer after SIGHUP; its log:" >&2
+	sed 's/^/  | /' "$dir/private/log" >&2
+	return 1
+}
+
+# _sshd_descendants PID: every process below PID.
+_sshd_descendants() {
+	local p
+	for p in $(pgrep -P "$1"); do
+		echo "$p"
+		_sshd_descendants "$p"
+	done
+}
+
+sshd_kill_sessions() {
+	local dir=$1 pid pids
+	pid=$(cat "$dir/private/pid") || return 1
+	# The whole tree: with privilege separation a session goes on when only its monitor dies.
+	pids=$(_sshd_descendants "$pid")
+	[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+	return 0
 }
