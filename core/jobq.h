@@ -27,7 +27,7 @@ enum job_status {
 #define JOB_LOG_MSG_MAX	 (64u << 10)
 #define JOB_RESULT_MAX	 (1u << 20) /* bytes of a job's result JSON */
 #define JOB_RECORD_MAX	 (4u << 20) /* bytes of a record file read back */
-#define JOB_WATCH_FDS	 16	    /* sockets one job may register for cancel */
+#define JOB_WATCH_FDS	 128	    /* sockets one job may register for cancel */
 #define JOB_STACK_SIZE	 (8u << 20) /* of each job's thread (virtual; pages are touched as used) */
 #define JOBQ_WAIT_MS_MAX 60000	    /* longest wait a caller may ask for */
 
