@@ -680,6 +680,8 @@ static void job_exec_error(struct job *job, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	srv_log("job %" PRId64 ": failed: %s", job_id(job), msg);
+	if (job_cancel_requested(job)) /* what failed then is the cancel's doing */
+		snprintf(msg, sizeof(msg), "Job canceled by request");
 	job_fail(job, "OpExecError", msg, NULL);
 }
 
