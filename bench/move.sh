@@ -1,0 +1,103 @@
+#!/bin/bash
+# Benchmark of a move between two clusters on loopback (ferry rapi + ferry move-instance, LZ4) against
+# tar | lz4 | openssl s_client into openssl s_server | lz4 -d | tar, measured in the same run.
+# Not a test: prints times and the throughput ratio (target >= 0.9).
+# usage: FERRY=build/ferry bench/move.sh   (BENCH_MOVE_MB=1024 BENCH_DIR=/var/tmp/ferry-bench-move BENCH_ROUNDS=2)
+set -eu
+: "${FERRY:?set FERRY to the ferry binary}" "${BENCH_MOVE_MB:=1024}" "${BENCH_ROUNDS:=2}"
+: "${BENCH_DIR:=/var/tmp/ferry-bench-move}"
+if [ "$(id -u)" != 0 ]; then
+	echo "bench/move.sh: needs root (containers)" >&2
+	exit 1
+fi
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+T=$BENCH_DIR
+rm -rf "$T" && mkdir -p "$T"
+_cleanups=()
+at_exit() { _cleanups=("$1" "${_cleanups[@]}"); }
+trap 'for c in "${_cleanups[@]}"; do eval "$c" || true; done; rm -rf "$T"' EXIT
+set +u
+. "$TOP/test/lib/cluster.sh"
+set -u
+
+# ~BENCH_MOVE_MB MiB in files of 4 KiB to 32 MiB, half random, half text (reproducible).
+gen() {
+	/usr/bin/python3 - "$1" "$2" <<'PY'
+import os, random, sys
+root, limit = sys.argv[1], int(sys.argv[2]) << 20
+rnd = random.Random(7)
+os.makedirs(root)
+text = b"ferry moves containers between clusters over TLS; " * 4000
+total = i = 0
+while total < limit:
+    d = os.path.join(root, "d%02d" % (i % 40))
+    os.makedirs(d, exist_ok=True)
+    size = rnd.choice([4096, 65536, 1 << 20, 8 << 20, 32 << 20])
+    with open(os.path.join(d, "f%05d" % i), "wb") as f:
+        left = size
+        while left:
+            k = min(left, 1 << 20)
+            f.write(rnd.randbytes(k) if i % 2 == 0 else (text * (k // len(text) + 1))[:k])
+            left -= k
+    total += size
+    i += 1
+PY
+}
+
+now() { date +%s.%N; }
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024)" MiB"}' /proc/meminfo), $(uname -r), $(df -T "$T" | awk 'NR==2 {print $2}') at $T"
+gen "$T/data" "$BENCH_MOVE_MB"
+echo "data: $(du -sh --apparent-size "$T/data" | cut -f1) in $(find "$T/data" -type f | wc -l) files"
+
+cluster_start a && cluster_start b
+ctree() { echo "$T/$1/pools/default/ct/$2/datasets/_root/tree"; }
+
+# ferry: create the container on a (a copy of the data as its root), move it to b; time move-instance.
+ferry_move() {
+	local ct=$1
+	ctc a create "$ct" >/dev/null
+	rm -rf "$(ctree a "$ct")" && cp -a "$T/data" "$(ctree a "$ct")"
+	sync
+	local s e
+	s=$(now)
+	mi a b --compress lz4 "$ct" >/dev/null
+	e=$(now)
+	diff -r "$T/data" "$(ctree b "$ct")" >/dev/null || { echo "ferry: the copy differs" >&2; exit 1; }
+	ctc b delete "$ct" >/dev/null
+	echo "$e - $s" | bc
+}
+
+# the pipeline: one TLS connection on the same kind of address, LZ4 at its fastest level.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/k.pem" \
+	-out "$T/c.pem" -days 1 -subj /CN=bench 2>/dev/null
+pipe_move() {
+	local ip=${CL_IP[b]} port=4433 s e
+	rm -rf "$T/p" && mkdir "$T/p" && rm -f "$T/ctl" && mkfifo "$T/ctl"
+	sync
+	exec 7<>"$T/ctl" # s_server's stdin stays open until we close it
+	s=$(now)
+	(openssl s_server -accept "$ip:$port" -cert "$T/c.pem" -key "$T/k.pem" -naccept 1 -quiet \
+		-nocommands <"$T/ctl" 2>/dev/null | lz4 -q -d | tar -C "$T/p" -xf -) &
+	local rx=$!
+	while ! (exec 3<>"/dev/tcp/$ip/$port") 2>/dev/null; do sleep 0.01; done
+	tar -C "$T/data" -cf - . | lz4 -q -1 |
+		openssl s_client -connect "$ip:$port" -quiet -no_ign_eof -nocommands >/dev/null 2>&1
+	exec 7>&-
+	wait "$rx"
+	e=$(now)
+	diff -r "$T/data" "$T/p" >/dev/null || { echo "pipeline: the copy differs" >&2; exit 1; }
+	echo "$e - $s" | bc
+}
+
+best_f=999999 best_p=999999
+for r in $(seq 1 "$BENCH_ROUNDS"); do
+	f=$(ferry_move "bench$r")
+	p=$(pipe_move)
+	echo "round $r: ferry move-instance $f s, pipeline $p s"
+	best_f=$(echo "if ($f < $best_f) $f else $best_f" | bc)
+	best_p=$(echo "if ($p < $best_p) $p else $best_p" | bc)
+done
+mb=$(du -sm --apparent-size "$T/data" | cut -f1)
+echo
+echo "best of $BENCH_ROUNDS: ferry $best_f s ($(echo "scale=1; $mb / $best_f" | bc) MiB/s), pipeline $best_p s ($(echo "scale=1; $mb / $best_p" | bc) MiB/s)"
+echo "throughput ratio ferry/pipeline: $(echo "scale=2; $best_p / $best_f" | bc) (target >= 0.9)"
