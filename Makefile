@@ -49,8 +49,8 @@ $(DEPS_MUSL)/liblz4.a $(DEPS_HOST)/liblz4.a: $(BUILD)/.prereqs-build .ci/deps
 deps: $(call DEP_LIBS,$(DEPS_MUSL))
 
 # ---- The binary ----------------------------------------------------------
-MUSL_CFLAGS := $(BASEFLAGS) $(OPTFLAGS) -ffunction-sections -fdata-sections -I$(DEPS_MUSL)/include
-MUSL_LDFLAGS := -static -s -Wl,--gc-sections -Wl,-Map=$(BUILD)/ferry.map
+MUSL_CFLAGS := $(BASEFLAGS) $(OPTFLAGS) -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -I$(DEPS_MUSL)/include
+MUSL_LDFLAGS := -static -s -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,--build-id=none -Wl,-Map=$(BUILD)/ferry.map
 MUSL_OBJ := $(patsubst %.c,$(BUILD)/musl/%.o,core/main.c $(APPLET_SRC) $(LIB_SRC))
 
 all: $(BUILD)/ferry
