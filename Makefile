@@ -16,6 +16,8 @@ FUZZ_CHECK_SECONDS ?= 10
 FUZZ_SECONDS       ?= 300
 # Test selection for `make check`: shell glob over test names, e.g. TESTS='tree*'.
 TESTS     ?= *
+# Parallel compile jobs inside `make check`.
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
 .DEFAULT_GOAL := all
 
@@ -81,15 +83,24 @@ $(BUILD)/unit/%: test/unit/%.c test/unit/check.h $(HOST_OBJ) $(call DEP_LIBS,$(D
 FUZZ_CFLAGS := $(BASEFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -I$(DEPS_HOST)/include
 FUZZ_BIN := $(patsubst test/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-$(BUILD)/fuzz/%: test/fuzz/%.c $(LIB_SRC) $(call DEP_LIBS,$(DEPS_HOST))
+FUZZ_OBJ := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRC))
+
+$(BUILD)/fuzzobj/%.o: %.c | $(call DEP_LIBS,$(DEPS_HOST))
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(LIB_SRC) $(call DEP_LIBS,$(DEPS_HOST)) -lpthread -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/%: test/fuzz/%.c $(FUZZ_OBJ) $(call DEP_LIBS,$(DEPS_HOST))
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP $< $(FUZZ_OBJ) $(call DEP_LIBS,$(DEPS_HOST)) -lpthread -o $@
 
 $(BUILD)/.prereqs-check: .ci/prereqs
 	.ci/prereqs build check
 	@mkdir -p $(BUILD) && touch $@
 
-check: $(BUILD)/.prereqs-check $(BUILD)/ferry $(UNIT_BIN) $(FUZZ_BIN) format-check
+# What the tests run is built first, on every core (a plain `make check` is the CI's command).
+check: $(BUILD)/.prereqs-check format-check
+	$(MAKE) -s $(call DEP_LIBS,$(DEPS_MUSL)) $(call DEP_LIBS,$(DEPS_HOST))
+	$(MAKE) -s -j$(JOBS) $(BUILD)/ferry $(UNIT_BIN) $(FUZZ_BIN)
 	FERRY=$(abspath $(BUILD)/ferry) BUILD=$(abspath $(BUILD)) \
 	FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) test/run '$(TESTS)'
 
@@ -130,7 +141,7 @@ initramfs: $(BUILD)/ferry
 	BUILD=$(abspath $(BUILD)) FERRY=$(abspath $(BUILD)/ferry) initramfs/build.sh
 
 clean:
-	rm -rf $(BUILD)/musl $(BUILD)/host $(BUILD)/unit $(BUILD)/fuzz $(BUILD)/ferry $(BUILD)/ferry.map
+	rm -rf $(BUILD)/musl $(BUILD)/host $(BUILD)/unit $(BUILD)/fuzz $(BUILD)/fuzzobj $(BUILD)/ferry $(BUILD)/ferry.map
 
 distclean:
 	rm -rf $(BUILD)
@@ -139,4 +150,4 @@ distclean:
 .DELETE_ON_ERROR:
 .SECONDARY:
 
--include $(MUSL_OBJ:.o=.d) $(HOST_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(MUSL_OBJ:.o=.d) $(HOST_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:=.d)
