@@ -6,17 +6,11 @@
 . "$TOP/test/lib/tree.sh"
 . "$TOP/test/lib/nodes.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	skip "migrate_dbclient" "needs root (sshd, namespaces)"
-	exit 0
-fi
 if ! command -v dbclient >/dev/null; then
 	skip "migrate_dbclient" "no dbclient (apt-get install dropbear-bin)"
 	exit 0
 fi
-node_new src 127.0.0.2 nosshd || { echo "FAIL nodes: cannot set up"; exit 1; }
-node_new dst 127.0.0.3 || { echo "FAIL nodes: cannot set up the destination"; exit 1; }
-node_trust src dst || { echo "FAIL keys: cannot set up"; exit 1; }
+nodes_pair migrate_dbclient
 M() { node_ferry src migrate "$@"; }
 KH=$src_ROOT/conf/migration/known_hosts
 

@@ -7,13 +7,7 @@
 . "$TOP/test/lib/tree.sh"
 . "$TOP/test/lib/nodes.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	skip "migrate_fail" "needs root (sshd, namespaces)"
-	exit 0
-fi
-node_new src 127.0.0.2 nosshd || { echo "FAIL nodes: cannot set up"; exit 1; }
-node_new dst 127.0.0.3 || { echo "FAIL nodes: cannot set up the destination"; exit 1; }
-node_trust src dst || { echo "FAIL keys: cannot set up"; exit 1; }
+nodes_pair migrate_fail
 M() { node_ferry src migrate "$@"; }
 P="-p $dst_PORT"
 state_of() { sed -n 's/^state = //p' "$src_ROOT/pools/default/ct/$1/migration"; }

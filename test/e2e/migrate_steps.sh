@@ -6,13 +6,7 @@
 . "$TOP/test/lib/tree.sh"
 . "$TOP/test/lib/nodes.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	skip "migrate_steps" "needs root (sshd, namespaces)"
-	exit 0
-fi
-node_new src 127.0.0.2 nosshd || { echo "FAIL nodes: cannot set up"; exit 1; }
-node_new dst 127.0.0.3 || { echo "FAIL nodes: cannot set up the destination"; exit 1; }
-node_trust src dst || { echo "FAIL keys: cannot set up"; exit 1; }
+nodes_pair migrate_steps
 M() { node_ferry src migrate "$@"; }
 P="-p $dst_PORT"
 # What must not change when a step is refused: the source's migration file, the destination's containers.

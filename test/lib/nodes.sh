@@ -20,6 +20,10 @@
 #   Started; returns once the first line is written.
 # seq_check FILE: 0 when FILE's first fields are 1, 2, 3... in order, none missing or repeated.
 # tree_of NAME CT [DATASET-DIR]: the tree of CT's dataset (default the root dataset) on node NAME.
+# nodes_pair TEST
+#   The two nodes of most migration tests: src (127.0.0.2, no sshd) and dst (127.0.0.3, with its
+#   sshd), src's key trusted on dst. Without root it skips TEST and exits; when the nodes cannot
+#   be set up it fails and exits.
 
 node_new() {
 	local name=$1 addr=$2 mode=${3:-} root
@@ -36,6 +40,16 @@ node_new() {
 	"$FERRY" node setup --root "$root" --sshd-config "$SSHD_DIR/private/sshd_config" \
 		>"$SSHD_DIR/private/setup.out" 2>&1 || { cat "$SSHD_DIR/private/setup.out" >&2; return 1; }
 	sshd_reload "$SSHD_DIR"
+}
+
+nodes_pair() {
+	if [ "$(id -u)" != 0 ]; then
+		skip "$1" "needs root (sshd, namespaces)"
+		exit 0
+	fi
+	node_new src 127.0.0.2 nosshd || { echo "FAIL nodes: cannot set up"; exit 1; }
+	node_new dst 127.0.0.3 || { echo "FAIL nodes: cannot set up the destination"; exit 1; }
+	node_trust src dst || { echo "FAIL keys: cannot set up"; exit 1; }
 }
 
 node_ferry() {
