@@ -179,7 +179,8 @@ boot() {
 	wait "$qemu_pid"
 	rc=$?
 	qemu_pid=''
-	tr -d '\r' <"$T/$name.raw" >"$T/$name.log"
+	# The kernel's messages can land in the middle of a line of /init's: each on its own line.
+	tr -d '\r' <"$T/$name.raw" | sed -E 's/(.)(\[ *[0-9]+\.[0-9]+\] )/\1\n\2/g' >"$T/$name.log"
 	return $rc
 }
 # line LOG PREFIX: the first console line of LOG starting with "ferry-rescue: PREFIX".
