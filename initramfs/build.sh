@@ -225,9 +225,8 @@ add_dynamic() { # SRC DEST-PATH
 	done
 }
 : >"$out/libs.list"
+# Only the client: ferry keygen writes the key in Dropbear's format too (key.dropbear).
 add_dynamic "$dbdir/usr/bin/dbclient" /usr/bin/dbclient
-add_dynamic "$dbdir/usr/bin/dropbearconvert" /usr/bin/dropbearconvert
-add_dynamic "$dbdir/usr/bin/dropbearkey" /usr/bin/dropbearkey
 case " $INITRAMFS_SSH " in *" ssh "*)
 	add_dynamic "$(unpack openssh-client)/usr/bin/ssh" /usr/bin/ssh ;;
 esac
@@ -298,7 +297,7 @@ part() {
 	printf '  %-40s %10s %10s\n' "$name" "$(human "$unpacked")" "$(human "$packed")"
 }
 libs=$(sed 's|^/||' "$out/libs.list" | tr '\n' ' ')
-ssh_bins="usr/bin/dbclient usr/bin/dropbearconvert usr/bin/dropbearkey"
+ssh_bins="usr/bin/dbclient"
 [ -f "$root/usr/bin/ssh" ] && ssh_bins="$ssh_bins usr/bin/ssh"
 nfiles=$(cd "$root" && find . ! -type d | wc -l)
 {
@@ -307,7 +306,7 @@ nfiles=$(cd "$root" && find . ! -type d | wc -l)
 		"$(human "$(stat -c %s "$image")")" "$(human "$(stat -c %s "$out/image.cpio")")" "$nfiles"
 	printf '  %-40s %10s %10s\n' "part" "unpacked" "gzip -9"
 	part "kernel modules ($(wc -l <"$out/load.order"))" lib/modules
-	part "ssh client: $INITRAMFS_SSH, dropbear tools" $ssh_bins
+	part "ssh client: $INITRAMFS_SSH" $ssh_bins
 	part "their shared libraries ($(wc -l <"$out/libs.list"))" $libs
 	part "busybox" bin/busybox
 	part "ferry" usr/bin/ferry
