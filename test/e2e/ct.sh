@@ -101,8 +101,17 @@ testing "it sees itself as pid 1" 'cat "$(tree_of web)/pid.seen"' "1"
 testing "the hostname is set" 'wait_until 30 test -s "$(tree_of web)/hostname.seen"; cat "$(tree_of web)/hostname.seen"' "webhost"
 testing "the sub-dataset is mounted at its mount point" 'wait_until 30 test -s "$(tree_of web default data)/hello"; cat "$(tree_of web default data)/hello"' "from-inside"
 check "...and not written into the root dataset" '[ ! -e "$(tree_of web)/srv/data/hello" ]'
-ticks_above() { [ "$(cat "$(tree_of web)/ticks")" -gt "$1" ]; }
-check "its ticks advance (it runs)" 'wait_until 30 ticks_above "$(cat "$(tree_of web)/ticks")"'
+# The init rewrites ticks (truncate, then write): a read may see it empty, so read until it is not.
+ticks_now() {
+	local t
+	for _ in $(seq 100); do
+		t=$(cat "$(tree_of web)/ticks") && [ -n "$t" ] && { echo "$t"; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+ticks_above() { local t; t=$(ticks_now) && [ "$t" -gt "$1" ]; }
+check "its ticks advance (it runs)" 't0=$(ticks_now) && wait_until 30 ticks_above "$t0"'
 testing "/proc, /dev and read-only /sys inside" 'nsenter -t $PID -m -p -- /bin/sh -c "cat /proc/1/comm; ls /dev | tr \"\n\" \" \"; echo; touch /sys/x 2>&1 | grep -c Read-only"' \
 	"init
 fd full null ptmx pts random shm stderr stdin stdout tty urandom zero 
