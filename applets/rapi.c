@@ -497,8 +497,8 @@ static void h_version(struct rctx *r)
 
 static void h_features(struct rctx *r)
 {
-	answer_text(r, "[\"instance-create-reqv1\",\"instance-reinstall-reqv1\","
-		       "\"node-migrate-reqv1\",\"node-evac-res1\"]");
+	/* Only what this server implements (Ganeti also lists reinstall, node-migrate, node-evac). */
+	answer_text(r, "[\"instance-create-reqv1\"]");
 }
 
 static void h_info(struct rctx *r)
@@ -2026,8 +2026,11 @@ static void h_export(struct rctx *r)
 		     comp);
 		return;
 	}
-	if (!remove && !shutdown_opt) {
-		/* fine: a live copy */
+	/* Ganeti's LUBackupExport refuses this too: a running source that is removed afterwards
+	 * would keep running here while its copy starts on the destination. */
+	if (remove && !shutdown_opt) {
+		fail(r, 400, "Can not remove instance without shutting it down before");
+		return;
 	}
 	if (path_instance(r, &in) < 0)
 		return;

@@ -63,7 +63,7 @@ static int store(const char *root, const char *name, const char *what, const voi
 	if (lock < 0) {
 		err_prefix("%s", dir);
 	} else if (!force && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		err_set("%s/%s: a %s exists already; use -f to replace it", dir, name, what);
+		err_set("%s/%s: %s exists already; use -f to replace it", dir, name, what);
 	} else if (file_write_atomic(dfd, name, data, len, 0600) < 0) {
 		err_prefix("%s", dir);
 	} else {
@@ -82,7 +82,8 @@ int keyring_secret_store(const char *root, const struct sign_secret *s, int forc
 		return err_set("empty or oversized domain secret");
 	memcpy(line, s->key, s->len);
 	line[s->len] = '\n';
-	int r = store(root, KEYRING_SECRET_FILE, "cluster domain secret", line, s->len + 1, force);
+	int r = store(root, KEYRING_SECRET_FILE, "a cluster domain secret", line, s->len + 1,
+		      force);
 	explicit_bzero(line, sizeof(line));
 	return r;
 }
@@ -133,7 +134,7 @@ int keyring_rapi_store(const char *root, const struct x509_identity *id, int for
 	size_t len;
 	if (x509_identity_to_pem(id, &text, &len) < 0)
 		return -1;
-	int rc = store(root, KEYRING_RAPI_FILE, "API key and certificate", text, len, force);
+	int rc = store(root, KEYRING_RAPI_FILE, "an API key and certificate", text, len, force);
 	explicit_bzero(text, len);
 	free(text);
 	return rc;

@@ -28,7 +28,7 @@ testing "GET /version (curl --cacert)" 'capi_anon a /version' "2"
 testing "GET /2/info: the one-node cluster and its allocator" \
 	'capi_anon a /2/info | jv "[v[\"name\"], v[\"master\"], v[\"default_iallocator\"], v[\"compression_tools\"]]"' \
 	'["a", "a-node", "ferry-single", ["none", "lz4"]]'
-testing "GET /2/features lists instance-create-reqv1" 'capi_anon a /2/features | jv "\"instance-create-reqv1\" in v"' "true"
+testing "GET /2/features lists what ferry implements: instance-create-reqv1" 'capi_anon a /2/features' '["instance-create-reqv1"]'
 testing "GET /2/instances" 'capi_anon a /2/instances' '[{"id":"idle","uri":"/2/instances/idle"},{"id":"web","uri":"/2/instances/web"}]'
 testing "GET /2/instances?bulk=1" 'capi_anon a "/2/instances?bulk=1" | jv "[(i[\"name\"], i[\"status\"], i[\"admin_state\"]) for i in v]"' \
 	'[["idle", "ADMIN_down", false], ["web", "running", true]]'
@@ -70,6 +70,10 @@ testing "malformed JSON is 400" 'capi a -X POST -H "Content-Type: application/js
 testing "only remote imports create instances" 'capi a -X POST -H "Content-Type: application/json" -d "{\"__version__\":1,\"mode\":\"create\",\"name\":\"x\"}" /2/instances | jv "v[\"code\"]"' "400"
 testing "request version 1 only" 'capi a -X POST -H "Content-Type: application/json" -d "{\"mode\":\"remote-import\"}" /2/instances | jv "v[\"explain\"]"' \
 	"Unsupported request data version (only __version__ 1 is supported)"
+testing "an export that removes a running source without shutting it down is refused, as in Ganeti" \
+	'capi a -X PUT -H "Content-Type: application/json" -d "{\"mode\":\"remote\",\"shutdown\":false,\"remove_instance\":true}" /2/instances/web/export | jv "[v[\"code\"], v[\"explain\"]]"' \
+	'[400, "Can not remove instance without shutting it down before"]'
+testing "...and the source still runs" 'ctc a list -H -o name,state | grep web' "default:web	running"
 testing "local exports are refused" 'capi a -X PUT "/2/instances/web/prepare-export?mode=local" | jv "v[\"code\"]"' "400"
 
 # ---- Jobs ---------------------------------------------------------------------------------------------

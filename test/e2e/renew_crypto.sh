@@ -74,7 +74,7 @@ check "valid for five years (openssl -checkend)" '
 testing "--show-rapi-certificate prints exactly the certificate" \
 	'rc --root "$A" --show-rapi-certificate | diff - "$T/api.crt" && echo same' "same"
 sum=$(sha256sum <"$dir/rapi.pem")
-fails_with "a second certificate needs -f" 'rc --root "$A" --new-rapi-certificate' 1 "use -f to replace it"
+fails_with "a second certificate needs -f" 'rc --root "$A" --new-rapi-certificate' 1 "an API key and certificate exists already; use -f to replace it"
 testing "the refused renewal left rapi.pem alone" 'sha256sum <"$dir/rapi.pem"' "$sum"
 
 check "RSA 2048 with given names" 'rc --root "$A" -f --new-rapi-certificate --rapi-key-type=rsa \
