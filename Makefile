@@ -61,7 +61,8 @@ MUSL_OBJ := $(patsubst %.c,$(BUILD)/musl/%.o,core/main.c $(APPLET_SRC) $(LIB_SRC
 
 all: $(BUILD)/ferry
 
-$(BUILD)/musl/%.o: %.c | $(call DEP_LIBS,$(DEPS_MUSL))
+# Objects depend on the Makefile too: a change of flags rebuilds them.
+$(BUILD)/musl/%.o: %.c Makefile | $(call DEP_LIBS,$(DEPS_MUSL))
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(MUSL_CFLAGS) -MMD -MP -c $< -o $@
 
