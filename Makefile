@@ -54,8 +54,12 @@ deps: $(call DEP_LIBS,$(DEPS_MUSL))
 # RIP-relative ones and pointer tables in .rodata (6 KiB). Static musl never
 # applies PT_GNU_RELRO, so -z norelro only drops the page-alignment padding
 # before the data segment (~2 KiB on average); nothing that was read-only
-# becomes writable. Sizes and how they were measured: docs/architecture.md.
-MUSL_CFLAGS := $(BASEFLAGS) $(OPTFLAGS) -fno-pie -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -I$(DEPS_MUSL)/include
+# becomes writable. SIZEFLAGS: a tail call repeats the function's epilogue
+# at each call site, and jump tables (8 bytes a case without PIE) outweigh
+# compare trees in code that is not in the data path (4 KiB together).
+# Sizes and how they were measured: docs/architecture.md, "Size".
+SIZEFLAGS := -fno-optimize-sibling-calls -fno-tree-switch-conversion -fno-jump-tables
+MUSL_CFLAGS := $(BASEFLAGS) $(OPTFLAGS) $(SIZEFLAGS) -fno-pie -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -I$(DEPS_MUSL)/include
 MUSL_LDFLAGS := -static -s -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none -Wl,-Map=$(BUILD)/ferry.map
 MUSL_OBJ := $(patsubst %.c,$(BUILD)/musl/%.o,core/main.c $(APPLET_SRC) $(LIB_SRC))
 
