@@ -149,7 +149,7 @@ static void say(const char *fmt, ...)
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	fputc('\n', stdout);
 	fflush(stdout);
 }
 
