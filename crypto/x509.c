@@ -316,7 +316,7 @@ static int key_ctx_open(struct key_ctx *k, const uint8_t *der, size_t len)
 		if (!c)
 			return err_set("EC key on an unsupported curve (%d)", k->ec->curve);
 		k->bits = c->bits;
-		k->pub_len = br_ec_compute_pub(br_ec_get_default(), NULL, k->pub, k->ec);
+		k->pub_len = br_ec_compute_pub(&br_ec_prime_i31, NULL, k->pub, k->ec);
 		if (k->pub_len == 0)
 			return err_set("EC key: cannot compute the public key");
 		return 0;
@@ -384,13 +384,13 @@ int x509_key_generate(struct x509_key *key, enum x509_key_type type, unsigned bi
 				       bits);
 		br_ec_private_key sk;
 		uint8_t kbuf[BR_EC_KBUF_PRIV_MAX_SIZE];
-		if (br_ec_keygen(rng, br_ec_get_default(), &sk, kbuf, BR_EC_secp256r1) == 0) {
+		if (br_ec_keygen(rng, &br_ec_prime_i31, &sk, kbuf, BR_EC_secp256r1) == 0) {
 			err_set("EC key generation failed");
 		} else {
 			k.type = BR_KEYTYPE_EC;
 			k.ec = &sk;
 			k.bits = 256;
-			k.pub_len = br_ec_compute_pub(br_ec_get_default(), NULL, k.pub, &sk);
+			k.pub_len = br_ec_compute_pub(&br_ec_prime_i31, NULL, k.pub, &sk);
 			r = k.pub_len ? key_store(key, &k) : err_set("EC key: no public key");
 		}
 		explicit_bzero(kbuf, sizeof(kbuf));
@@ -681,7 +681,7 @@ long x509_cert_create(const struct x509_key *key, const struct x509_cert_spec *s
 		sha256(hash, der + tbs, w.len - tbs);
 		if (k.type == BR_KEYTYPE_EC) {
 			sig_len = br_ecdsa_sign_asn1_get_default()(
-				br_ec_get_default(), &br_sha256_vtable, hash, k.ec, sig);
+				&br_ec_prime_i31, &br_sha256_vtable, hash, k.ec, sig);
 		} else if (br_rsa_pkcs1_sign_get_default()(BR_HASH_OID_SHA256, hash, sizeof(hash),
 							   k.rsa, sig)) {
 			sig_len = (k.rsa->n_bitlen + 7) / 8;

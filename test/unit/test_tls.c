@@ -768,6 +768,19 @@ static void test_openssl_s_client(void)
 		CHECK_STR(out, "pong suite\n");
 		CHECK_INT(srv.rc, 0);
 	}
+	/* Each key exchange curve (crypto/tls.c ec_all: X25519 apart, the NIST curves generic). */
+	static const char *groups[] = {"X25519", "P-256", "P-384", "P-521"};
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		char *one[] = {"openssl",	  "s_client",
+			       "-connect",	  "@PORT",
+			       "-CAfile",	  (char *)path("api.pem"),
+			       "-tls1_2",	  "-groups",
+			       (char *)groups[i], "-verify_return_error",
+			       "-quiet",	  NULL};
+		CHECK_INT(with_server(&s, SERVE_LINE, one, "group\n", out, sizeof(out), &srv), 0);
+		CHECK_STR(out, "pong group\n");
+		CHECK_INT(srv.rc, 0);
+	}
 	char *none[] = {"openssl", "s_client", "-connect",
 			"@PORT",   "-CAfile",  (char *)path("api.pem"),
 			"-tls1_2", "-cipher",  "ECDHE-RSA-AES128-SHA",
