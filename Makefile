@@ -51,13 +51,24 @@ $(DEPS_MUSL)/liblz4.a $(DEPS_HOST)/liblz4.a: $(BUILD)/.prereqs-build .ci/deps
 deps: $(call DEP_LIBS,$(DEPS_MUSL))
 
 # ---- The binary ----------------------------------------------------------
-MUSL_CFLAGS := $(BASEFLAGS) $(OPTFLAGS) -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -I$(DEPS_MUSL)/include
-MUSL_LDFLAGS := -static -s -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,--build-id=none -Wl,-Map=$(BUILD)/ferry.map
+# The binary is linked static and not position-independent (musl-gcc -static),
+# so our code is compiled -fno-pie too: absolute addresses instead of
+# RIP-relative ones and pointer tables in .rodata (6 KiB). Static musl never
+# applies PT_GNU_RELRO, so -z norelro only drops the page-alignment padding
+# before the data segment (~2 KiB on average); nothing that was read-only
+# becomes writable. SIZEFLAGS: a tail call repeats the function's epilogue
+# at each call site, and jump tables (8 bytes a case without PIE) outweigh
+# compare trees in code that is not in the data path (4 KiB together).
+# Sizes and how they were measured: docs/architecture.md, "Size".
+SIZEFLAGS := -fno-optimize-sibling-calls -fno-tree-switch-conversion -fno-jump-tables
+MUSL_CFLAGS := $(BASEFLAGS) $(OPTFLAGS) $(SIZEFLAGS) -fno-pie -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -I$(DEPS_MUSL)/include
+MUSL_LDFLAGS := -static -s -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none -Wl,-Map=$(BUILD)/ferry.map
 MUSL_OBJ := $(patsubst %.c,$(BUILD)/musl/%.o,core/main.c $(APPLET_SRC) $(LIB_SRC))
 
 all: $(BUILD)/ferry
 
-$(BUILD)/musl/%.o: %.c | $(call DEP_LIBS,$(DEPS_MUSL))
+# Objects depend on the Makefile too: a change of flags rebuilds them.
+$(BUILD)/musl/%.o: %.c Makefile | $(call DEP_LIBS,$(DEPS_MUSL))
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(MUSL_CFLAGS) -MMD -MP -c $< -o $@
 

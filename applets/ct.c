@@ -11,6 +11,7 @@
 #include "core/node.h"
 #include "core/opt.h"
 #include "core/runtime.h"
+#include "core/utc.h"
 
 static const char usage[] =
 	"usage: ferry ct create [--root DIR] CT [--from DIR | --from-tar FILE] [--hostname NAME]\n"
@@ -170,9 +171,7 @@ struct list_state {
 
 static void time_str(long long t, char *buf, size_t cap)
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+	if (t <= 0 || utc_format(buf, cap, t, UTC_ISO8601) < 0)
 		snprintf(buf, cap, "-");
 }
 

@@ -26,6 +26,7 @@
 #include "core/skel.h"
 #include "core/transport.h"
 #include "core/treesend.h"
+#include "core/utc.h"
 #include "core/codec.h"
 #include "crypto/hmac.h"
 #include "crypto/rand.h"
@@ -148,7 +149,7 @@ static void say(const char *fmt, ...)
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	fputc('\n', stdout);
 	fflush(stdout);
 }
 
@@ -1508,9 +1509,7 @@ static int cmd_status(const struct args *a)
 	printf("state     %s\n", migstate_state_name(m.state));
 	if (m.state == MIG_NONE)
 		return EXIT_OK;
-	time_t since = (time_t)m.since;
-	struct tm tm;
-	if (!gmtime_r(&since, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+	if (utc_format(when, sizeof(when), m.since, UTC_ISO8601) < 0)
 		snprintf(when, sizeof(when), "-");
 	printf("since     %s\n", when);
 	printf("dest      %s%s%.0u via %s as %s\n", m.dest, m.port ? " port " : "", m.port, m.ssh,

@@ -2,8 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
-#include <shadow.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +52,7 @@ enum { O_ROOT = 1, O_USER, O_SSHD_CONFIG };
 #define USER_HOME	   "/"
 #define USER_COMMENT	   "ferry migrations (forced command only)"
 #define SSHD_CHECK_TIMEOUT 30000
+#define GETENT_TIMEOUT	   30000
 
 struct args {
 	const char *root, *user, *sshd_config;
@@ -135,35 +134,143 @@ static int cmd_sshd_config(const struct args *a)
 	return EXIT_OK;
 }
 
-/* 1 if the shadow password field of USER locks it for sshd without PAM ("!..."), 0 if not, -1 unknown. */
+/*
+ * Users, read from the files useradd writes, as musl's getpwnam and getspnam
+ * read them (those bring ~7 KiB of stdio and nscd code). Names are checked
+ * by sshdconf_user_ok ([a-z0-9_-]), so they cannot hold ':' or a newline.
+ */
+#define ACCOUNT_FILE_MAX (64u << 20)
+
+struct account {
+	unsigned uid;
+	char shell[PATH_MAX];
+};
+
+/* Reads PATH into a malloc'd, NUL-terminated buffer; NULL with errno set when it cannot. */
+static char *read_text(const char *path, int flags)
+{
+	struct stat st;
+	char *buf = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0) {
+		if (st.st_size > ACCOUNT_FILE_MAX)
+			errno = EFBIG;
+		else if ((buf = malloc((size_t)st.st_size + 1))) {
+			ssize_t n = io_read_full(fd, buf, (size_t)st.st_size);
+			if (n >= 0) {
+				buf[n] = 0;
+			} else {
+				free(buf);
+				buf = NULL;
+			}
+		}
+	}
+	int e = errno;
+	close(fd);
+	errno = e;
+	return buf;
+}
+
+/*
+ * Field FIELD (0 is the name) of USER's line in TEXT ("name:f1:f2:..."),
+ * copied into BUF (CAP bytes, cut if longer). Returns the field's whole
+ * length, or -1 when there is no such line or field.
+ */
+static long account_field(const char *text, const char *user, int field, char *buf, size_t cap)
+{
+	size_t ulen = strlen(user);
+	for (const char *line = text; *line;) {
+		const char *end = line + strcspn(line, "\n");
+		if (!strncmp(line, user, ulen) && line[ulen] == ':') {
+			const char *f = line;
+			for (int i = 0; i < field && f; i++)
+				if ((f = memchr(f, ':', (size_t)(end - f))))
+					f++;
+			if (!f)
+				return -1;
+			size_t n = strcspn(f, ":\n"), k = n < cap ? n : cap - 1;
+			memcpy(buf, f, k);
+			buf[k] = 0;
+			return (long)n;
+		}
+		line = *end ? end + 1 : end;
+	}
+	return -1;
+}
+
+/*
+ * Finds USER in /etc/passwd, else through `getent passwd USER` (the name
+ * service's users, such as a directory's). 1 and *A filled, or 0.
+ */
+static int user_find(const char *user, struct account *a)
+{
+	char uid[24], line[PATH_MAX + 256];
+	char *text = read_text("/etc/passwd", 0);
+	if (!text)
+		die_errno("read /etc/passwd");
+	int found = account_field(text, user, 2, uid, sizeof(uid)) >= 0 &&
+		    account_field(text, user, 6, a->shell, sizeof(a->shell)) >= 0;
+	free(text);
+	if (!found) {
+		char *argv[] = {"getent", "passwd", (char *)user, NULL};
+		struct proc_opts o;
+		int status;
+		proc_opts_init(&o, argv);
+		o.fd_in = o.fd_err = PROC_NULL;
+		found = proc_run(&o, GETENT_TIMEOUT, line, sizeof(line), NULL, &status) == 0 &&
+			status == 0 && account_field(line, user, 2, uid, sizeof(uid)) >= 0 &&
+			account_field(line, user, 6, a->shell, sizeof(a->shell)) >= 0;
+	}
+	uint64_t v;
+	if (!found)
+		return 0;
+	if (parse_uint(uid, 0, UINT32_MAX, &v) < 0)
+		die_err("user %s: uid", user);
+	a->uid = (unsigned)v;
+	return 1;
+}
+
+/*
+ * 1 if the shadow password field of USER locks it for sshd without PAM
+ * ("!..."), 0 if not, -1 unknown. Like getspnam: /etc/tcb/USER/shadow when
+ * there is one, else /etc/shadow.
+ */
 static int user_locked(const char *user)
 {
-	struct spwd *sp = getspnam(user);
-	if (!sp || !sp->sp_pwdp)
+	char path[PATH_MAX], pw[2];
+	snprintf(path, sizeof(path), "/etc/tcb/%s/shadow", user); /* the name is short */
+	char *text = read_text(path, O_NOFOLLOW);
+	if (!text && (errno == ENOENT || errno == ENOTDIR))
+		text = read_text("/etc/shadow", 0);
+	if (!text)
 		return -1;
-	return sp->sp_pwdp[0] == '!';
+	long found = account_field(text, user, 1, pw, sizeof(pw));
+	free(text);
+	return found < 0 ? -1 : pw[0] == '!';
 }
 
 /* Checks an existing user; dies when it cannot serve as the migration user. */
-static void check_user(const struct passwd *pw)
+static void check_user(const char *user, const struct account *a)
 {
-	if (pw->pw_uid != 0)
+	if (a->uid != 0)
 		die("user %s exists with uid %u: the migration user must have uid 0 (receive "
 		    "keeps numeric owners, modes and device nodes; see docs/privileges.md)",
-		    pw->pw_name, (unsigned)pw->pw_uid);
-	const char *sh = pw->pw_shell && *pw->pw_shell ? pw->pw_shell : USER_SHELL;
+		    user, a->uid);
+	const char *sh = *a->shell ? a->shell : USER_SHELL;
 	if (strstr(sh, "nologin") || strstr(sh, "false"))
 		die("user %s has the shell %s: sshd runs the forced command through the user's "
 		    "shell, so it must be a shell such as %s (usermod -s %s %s)",
-		    pw->pw_name, sh, USER_SHELL, USER_SHELL, pw->pw_name);
+		    user, sh, USER_SHELL, USER_SHELL, user);
 }
 
 /* Creates USER (uid 0, '*' password field, /bin/sh) unless it exists. Returns 1 if created. */
 static int ensure_user(const char *user)
 {
-	struct passwd *pw = getpwnam(user);
-	if (pw) {
-		check_user(pw);
+	struct account a;
+	if (user_find(user, &a)) {
+		check_user(user, &a);
 		if (user_locked(user) == 1)
 			warn("user %s is locked (password field '!...'): sshd without PAM refuses "
 			     "it; unlock with: usermod -p '*' %s",
@@ -181,10 +288,9 @@ static int ensure_user(const char *user)
 		die_err("create user %s", user);
 	if (proc_status_check("useradd", status) < 0)
 		die_err("create user %s", user);
-	pw = getpwnam(user);
-	if (!pw)
+	if (!user_find(user, &a))
 		die("create user %s: useradd succeeded but the user is not there", user);
-	check_user(pw);
+	check_user(user, &a);
 	return 1;
 }
 
@@ -321,12 +427,12 @@ static int cmd_show(const struct args *a)
 	else
 		printf("known hosts   %ld in %s/%s/%s\n", hosts, root, NODE_MIGRATION_DIR,
 		       KNOWN_HOSTS_FILE);
-	struct passwd *pw = getpwnam(a->user);
-	if (!pw)
+	struct account acc;
+	if (!user_find(a->user, &acc))
 		printf("user          %s missing (ferry node setup)\n", a->user);
 	else
-		printf("user          %s uid %u shell %s%s\n", a->user, (unsigned)pw->pw_uid,
-		       pw->pw_shell, user_locked(a->user) == 1 ? " LOCKED (usermod -p '*')" : "");
+		printf("user          %s uid %u shell %s%s\n", a->user, acc.uid, acc.shell,
+		       user_locked(a->user) == 1 ? " LOCKED (usermod -p '*')" : "");
 	printf("receive log   %s/%s/receive.log\n", root, NODE_LOG_DIR);
 	if (fflush(stdout) != 0)
 		die_errno("write");

@@ -31,6 +31,7 @@
 #include "core/opt.h"
 #include "core/rapiusers.h"
 #include "core/runtime.h"
+#include "core/utc.h"
 #include "core/xfer.h"
 #include "crypto/keyring.h"
 #include "crypto/rand.h"
@@ -128,10 +129,9 @@ static void srv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void srv_log(const char *fmt, ...)
 {
 	char line[2048];
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	size_t n = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S ferry rapi: ", &tm);
+	int t = utc_format(line, sizeof(line), (int64_t)time(NULL), UTC_TEXT); /* never fails now */
+	size_t n = (size_t)(t < 0 ? 0 : t);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, " ferry rapi: ");
 	va_list ap;
 	va_start(ap, fmt);
 	int k = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
@@ -811,11 +811,9 @@ static int x509_create(struct x509_identity *id, char name[RAPI_X509_NAME_MAX + 
 {
 	const char *names[] = {srv.node, NULL};
 	uint8_t rnd[6];
-	char hex[13], stamp[32], path[PATH_MAX];
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+	char hex[13], stamp[UTC_FORMAT_LEN + 1], path[PATH_MAX];
+	if (utc_format(stamp, sizeof(stamp), (int64_t)time(NULL), UTC_COMPACT) < 0)
+		return -1;
 	if (rand_bytes(rnd, sizeof(rnd)) < 0)
 		return -1;
 	hex_encode(hex, rnd, sizeof(rnd));

@@ -21,6 +21,7 @@
 #include "core/skel.h"
 #include "core/stream.h"
 #include "core/treerecv.h"
+#include "core/utc.h"
 
 static const char usage[] =
 	"usage: receive skel [pool]\n"
@@ -72,9 +73,7 @@ static struct {
 static void log_result(const char *result)
 {
 	char dir[4096], line[LOG_LINE_MAX], when[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	if (!gmtime_r(&now, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+	if (utc_format(when, sizeof(when), (int64_t)time(NULL), UTC_ISO8601) < 0)
 		snprintf(when, sizeof(when), "-");
 	if (node_path(dir, sizeof(dir), ctx.root, LOG_DIR) < 0)
 		return;

@@ -13,6 +13,7 @@
 #include "core/io.h"
 #include "core/node.h"
 #include "core/opt.h"
+#include "core/utc.h"
 #include "crypto/keyring.h"
 #include "crypto/sign.h"
 #include "crypto/x509.h"
@@ -78,9 +79,7 @@ static char *read_input(const char *file, size_t max, size_t *len)
 
 static void time_text(char *out, size_t cap, int64_t t)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (!gmtime_r(&tt, &tm) || strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+	if (utc_format(out, cap, t, UTC_TEXT) < 0)
 		snprintf(out, cap, "@%lld", (long long)t);
 }
 

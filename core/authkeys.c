@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include "core/codec.h"
 #include "core/err.h"
 #include "core/file.h"
+#include "core/match.h"
 #include "core/node.h"
 
 #define SSHD_OPTIONS	"no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding"
@@ -719,7 +719,7 @@ int authkey_allows_ctid(const struct authkey *k, const char *pool, const char *i
 	} else if (snprintf(subject, sizeof(subject), "%s", id) >= (int)sizeof(subject)) {
 		return err_set("key '%s': container name too long", k->name);
 	}
-	if (fnmatch(k->ctid, subject, 0) == 0)
+	if (match_glob(k->ctid, subject, 0))
 		return 0;
 	return err_set("key '%s' is limited to containers matching '%s': '%s' refused", k->name,
 		       k->ctid, subject);
@@ -762,7 +762,7 @@ static int match_patterns(const char *patterns, const char *addr)
 		if (len < sizeof(pat)) {
 			memcpy(pat, p, len);
 			pat[len] = 0;
-			if (fnmatch(pat, addr, FNM_CASEFOLD) == 0)
+			if (match_glob(pat, addr, MATCH_CASEFOLD))
 				return 1;
 		}
 		if (!p[len])

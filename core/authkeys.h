@@ -25,10 +25,10 @@
 /* One allowed key. Empty CTID / FROM mean "no restriction". */
 struct authkey {
 	char name[AUTHKEYS_NAME_MAX + 1];
-	char ctid[AUTHKEYS_PATTERN_MAX + 1]; /* fnmatch pattern over "id" or "pool:id" */
+	char ctid[AUTHKEYS_PATTERN_MAX + 1]; /* match_glob pattern over "id" or "pool:id" */
 	char from[AUTHKEYS_PATTERN_MAX +
-		  1];			  /* comma-separated fnmatch patterns over the client IP */
-	int single_use;			  /* removed after its transfer or cancel */
+		  1];	/* comma-separated match_glob patterns over the client IP */
+	int single_use; /* removed after its transfer or cancel */
 	char fingerprint[SSHKEY_FP_SIZE]; /* "SHA256:...", as ssh-keygen -l prints it */
 	struct sshkey_pub key;		  /* with its comment */
 };
@@ -125,14 +125,14 @@ int authkeys_sshd_path(const char *root, char *buf, size_t cap);
  * the reason in err_msg() ("key 'n1' is limited to containers matching
  * 'web*': 'db1' refused").
  *
- * authkey_allows_ctid: the --ctid pattern is matched (fnmatch, no flags)
+ * authkey_allows_ctid: the --ctid pattern is matched (match_glob, no flags)
  * against "POOL:ID" when it contains ':', else against ID alone. POOL may be
  * NULL only when no pattern with ':' is set.
  */
 int authkey_allows_ctid(const struct authkey *k, const char *pool, const char *id);
 /*
- * authkey_allows_client: the --from patterns are matched (fnmatch, case
- * insensitive) against the client IP address, the first word of
+ * authkey_allows_client: the --from patterns are matched (match_glob,
+ * MATCH_CASEFOLD) against the client IP address, the first word of
  * SSH_CONNECTION ("CLIENT_IP CLIENT_PORT SERVER_IP SERVER_PORT"); an IPv4
  * address sshd shows IPv4-mapped (::ffff:a.b.c.d) is matched as a.b.c.d
  * too. A missing or malformed SSH_CONNECTION is refused when the key has

@@ -11,6 +11,7 @@
 #include "core/codec.h"
 #include "core/err.h"
 #include "core/json.h"
+#include "core/utc.h"
 
 /* ---- Characters ------------------------------------------------------------ */
 
@@ -816,20 +817,20 @@ void http_date(char *dst, time_t t)
 	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	struct tm tm;
-	if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0) {
-		t = 0; /* out of the format's range: the epoch rather than garbage */
-		gmtime_r(&t, &tm);
-	}
+	struct utc_tm tm;
+	utc_from_unix(t, &tm);
+	if (tm.year > 9999 || tm.year < 0)
+		utc_from_unix(0,
+			      &tm); /* out of the format's range: the epoch rather than garbage */
 	/* "Sun, 06 Nov 1994 08:49:37 GMT", built by position (no locale involved). */
 	memcpy(dst, "Xxx, 00 Xxx 0000 00:00:00 GMT", HTTP_DATE_LEN + 1);
-	memcpy(dst, days[tm.tm_wday], 3);
-	put_digits(dst + 5, tm.tm_mday, 2);
-	memcpy(dst + 8, months[tm.tm_mon], 3);
-	put_digits(dst + 12, tm.tm_year + 1900, 4);
-	put_digits(dst + 17, tm.tm_hour, 2);
-	put_digits(dst + 20, tm.tm_min, 2);
-	put_digits(dst + 23, tm.tm_sec, 2);
+	memcpy(dst, days[tm.wday], 3);
+	put_digits(dst + 5, (int)tm.day, 2);
+	memcpy(dst + 8, months[tm.mon - 1], 3);
+	put_digits(dst + 12, (int)tm.year, 4);
+	put_digits(dst + 17, (int)tm.hour, 2);
+	put_digits(dst + 20, (int)tm.min, 2);
+	put_digits(dst + 23, (int)tm.sec, 2);
 }
 
 /* Checks headers we are about to send; FRAMING names those the caller may not set. */

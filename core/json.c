@@ -11,6 +11,164 @@
 #include "core/cursor.h"
 #include "core/err.h"
 
+/* ---- Decimal to double ------------------------------------------------------- */
+
+/*
+ * Exact conversion of a JSON number literal to the nearest double (ties to
+ * even), as a correctly rounded strtod does, with big integers: the value
+ * D * 10^X becomes NUM / DEN, scaled by a power of two until the quotient
+ * has the 53 bits of a double; the remainder decides the rounding. Own code
+ * because musl's strtod brings ~6.5 KiB of long double machinery; the unit
+ * tests compare it with glibc's strtod. Sizes: a literal has at most
+ * JSON_NUMBER_LEN_MAX characters, so D < 10^64; values beyond 10^310 are
+ * infinite (refused by the caller) and below 10^-330 zero, so NUM and DEN
+ * stay under 10^394 * 2^54 (1400 bits).
+ */
+#define BIG_WORDS 48 /* 1536 bits */
+
+struct big {
+	uint32_t w[BIG_WORDS]; /* little-endian words */
+	unsigned n;	       /* words in use; w[n-1] != 0 unless n == 0 */
+};
+
+static void big_mul_add(struct big *a, uint32_t m, uint32_t add)
+{
+	uint64_t carry = add;
+	for (unsigned i = 0; i < a->n; i++) {
+		carry += (uint64_t)a->w[i] * m;
+		a->w[i] = (uint32_t)carry;
+		carry >>= 32;
+	}
+	if (carry)
+		a->w[a->n++] = (uint32_t)carry;
+}
+
+static unsigned big_bits(const struct big *a)
+{
+	return a->n ? 32 * (a->n - 1) + 32 - (unsigned)__builtin_clz(a->w[a->n - 1]) : 0;
+}
+
+/* *DST = *SRC << BITS. */
+static void big_shl(struct big *dst, const struct big *src, unsigned bits)
+{
+	unsigned words = bits / 32, sh = bits % 32;
+	memset(dst, 0, sizeof(*dst));
+	for (unsigned i = 0; i < src->n; i++) {
+		uint64_t v = (uint64_t)src->w[i] << sh;
+		dst->w[i + words] |= (uint32_t)v;
+		if (v >> 32)
+			dst->w[i + words + 1] = (uint32_t)(v >> 32);
+	}
+	dst->n = src->n ? src->n + words + 1 : 0;
+	while (dst->n && !dst->w[dst->n - 1])
+		dst->n--;
+}
+
+static int big_cmp(const struct big *a, const struct big *b)
+{
+	if (a->n != b->n)
+		return a->n < b->n ? -1 : 1;
+	for (unsigned i = a->n; i-- > 0;)
+		if (a->w[i] != b->w[i])
+			return a->w[i] < b->w[i] ? -1 : 1;
+	return 0;
+}
+
+/* *A -= *B, with *A >= *B. */
+static void big_sub(struct big *a, const struct big *b)
+{
+	int64_t borrow = 0;
+	for (unsigned i = 0; i < a->n; i++) {
+		borrow += (int64_t)a->w[i] - (i < b->n ? b->w[i] : 0);
+		a->w[i] = (uint32_t)borrow;
+		borrow = borrow < 0 ? -1 : 0;
+	}
+	while (a->n && !a->w[a->n - 1])
+		a->n--;
+}
+
+/* TEXT[0..N): -?DIGITS[.DIGITS][(e|E)[+-]DIGITS], already checked by the caller. */
+static double decimal_to_double(const char *text, size_t n)
+{
+	struct big num = {{0}, 0}, den = {{1}, 1}, t;
+	const char *p = text, *end = text + n;
+	int neg = *p == '-', digits = 0, point = 0;
+	long exp10 = 0, e = 0;
+	p += neg;
+	for (; p < end && *p != 'e' && *p != 'E'; p++) {
+		if (*p == '.') {
+			point = 1;
+		} else if (digits || *p != '0') { /* leading zeros are not digits of D */
+			big_mul_add(&num, 10, (uint32_t)(*p - '0'));
+			digits++;
+			exp10 -= point;
+		} else {
+			exp10 -= point;
+		}
+	}
+	if (p < end) {
+		int eneg = *++p == '-';
+		p += *p == '+' || *p == '-';
+		for (; p < end; p++)
+			if (e < 100000) /* beyond that it is 0 or infinite anyway */
+				e = e * 10 + (*p - '0');
+		exp10 += eneg ? -e : e;
+	}
+	double zero = neg ? -0.0 : 0.0;
+	if (!digits || digits + exp10 < -330)
+		return zero;
+	if (digits + exp10 > 310)
+		return neg ? -HUGE_VAL : HUGE_VAL;
+	for (; exp10 > 0; exp10 -= exp10 >= 9 ? 9 : 1)
+		big_mul_add(&num, exp10 >= 9 ? 1000000000 : 10, 0);
+	for (; exp10 < 0; exp10 += exp10 <= -9 ? 9 : 1)
+		big_mul_add(&den, exp10 <= -9 ? 1000000000 : 10, 0);
+	/* Value = Q * 2^-S with 2^52 <= Q < 2^53 (or S = 1074 for subnormals). */
+	int s = 52 + (int)big_bits(&den) - (int)big_bits(&num);
+	for (int pass = 0; pass < 2; pass++) {
+		big_shl(&t, &den, 52 + (s < 0 ? (unsigned)-s : 0));
+		struct big scaled;
+		big_shl(&scaled, &num, s > 0 ? (unsigned)s : 0);
+		if (big_cmp(&scaled, &t) < 0)
+			s++;
+		else
+			break;
+	}
+	if (s > 1074)
+		s = 1074;
+	if (s >= 0) {
+		big_shl(&t, &num, (unsigned)s);
+		num = t;
+	} else {
+		big_shl(&t, &den, (unsigned)-s);
+		den = t;
+	}
+	uint64_t q = 0;
+	for (int b = 53; b >= 0; b--) {
+		big_shl(&t, &den, (unsigned)b);
+		if (big_cmp(&num, &t) >= 0) {
+			big_sub(&num, &t);
+			q |= (uint64_t)1 << b;
+		}
+	}
+	big_shl(&t, &num, 1); /* twice the remainder against DEN: round to nearest, ties to even */
+	int c = big_cmp(&t, &den);
+	if (c > 0 || (c == 0 && (q & 1)))
+		q++;
+	if (q >> 53) {
+		q >>= 1;
+		s--;
+	}
+	if (-s > 971)
+		return neg ? -HUGE_VAL : HUGE_VAL;
+	uint64_t bits =
+		q >> 52 ? ((uint64_t)(1075 - s) << 52) | (q & (((uint64_t)1 << 52) - 1)) : q;
+	bits |= (uint64_t)neg << 63;
+	double d;
+	memcpy(&d, &bits, sizeof(d));
+	return d;
+}
+
 /* ---- UTF-8 ---------------------------------------------------------------- */
 
 /*
@@ -347,10 +505,7 @@ static int parse_number(struct parser *ps, struct json **out)
 		/* Negation in unsigned arithmetic avoids overflowing INT64_MIN. */
 		v->u.i = neg ? (int64_t)(0 - acc) : (int64_t)acc;
 	} else {
-		char buf[JSON_NUMBER_LEN_MAX + 1];
-		memcpy(buf, text, n);
-		buf[n] = 0;
-		double d = strtod(buf, NULL);
+		double d = decimal_to_double(text, n);
 		if (!isfinite(d))
 			return perr(ps, "number out of range");
 		v->u.d = d;
@@ -1202,7 +1357,7 @@ static size_t format_double(char *buf, double v)
 	int prec;
 	for (prec = 0; prec < 17; prec++) {
 		snprintf(e, sizeof(e), "%.*e", prec, v);
-		if (strtod(e, NULL) == v)
+		if (decimal_to_double(e, strlen(e)) == v)
 			break;
 	}
 	/* e is "[-]D[.DDD]e[+-]XX": take the digits and the exponent apart. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/opt.h"
 #include "core/proc.h"
 
 #ifndef SYS_pidfd_send_signal
@@ -633,10 +635,15 @@ static int start_builtin(struct ct *ct, const struct ct_config *c)
 		char *nl = strchr(line, '\n');
 		if (nl)
 			*nl = 0;
-		if (!strncmp(line, "pid ", 4)) {
-			int p;
-			if (sscanf(line + 4, "%d %llu", &p, &starttime) == 2)
-				pid = p;
+		char *sp = strncmp(line, "pid ", 4) ? NULL : strchr(line + 4, ' ');
+		if (sp) { /* "pid PID STARTTIME", as helper_main writes it */
+			uint64_t p, st;
+			*sp = 0;
+			if (parse_uint(line + 4, 1, INT_MAX, &p) == 0 &&
+			    parse_uint(sp + 1, 0, UINT64_MAX, &st) == 0) {
+				pid = (pid_t)p;
+				starttime = st;
+			}
 		} else if (!strncmp(line, "error ", 6) && !failure) {
 			failure = line + 6;
 		}

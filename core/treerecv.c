@@ -486,7 +486,6 @@ struct held {
 static int parse_record(const char *text, const char *magic, struct held *h, char *from,
 			unsigned long long *jrec, unsigned long long *jdig)
 {
-	char key[32], val[PATH_MAX];
 	const char *p = text;
 	int have_magic = 0;
 	memset(h, 0, sizeof(*h));
@@ -505,16 +504,24 @@ static int parse_record(const char *text, const char *magic, struct held *h, cha
 			have_magic = 1;
 			continue;
 		}
-		if (sscanf(line, "%31s %4095[^\n]", key, val) < 1)
-			continue;
+		/* "KEY VALUE": the first word, then the rest after the spaces. */
+		char *key = line, *val = strchr(line, ' ');
+		if (val)
+			for (*val++ = 0; *val == ' ';)
+				val++;
+		else
+			val = line + len;
 		if (!strcmp(key, "snapshot") && stream_snap_name_ok(val))
 			memcpy(h->snapshot, val, strlen(val) + 1); /* checked: <= 64 bytes */
 		else if (!strcmp(key, "root"))
 			h->root = strtoull(val, NULL, 10);
 		else if (!strcmp(key, "from") && from && strlen(val) <= STREAM_SNAP_NAME_MAX)
 			memcpy(from, val, strlen(val) + 1);
-		else if (!strcmp(key, "journal") && jrec)
-			sscanf(val, "%llu %llx", jrec, jdig);
+		else if (!strcmp(key, "journal") && jrec) { /* "RECORDS DIGEST", decimal and hex */
+			char *end;
+			*jrec = strtoull(val, &end, 10);
+			*jdig = strtoull(end, NULL, 16);
+		}
 	}
 	if (!have_magic || !h->snapshot[0])
 		return err_set("damaged %s record", magic);

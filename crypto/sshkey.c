@@ -107,7 +107,7 @@ static int ec_point_on_curve(int curve, const uint8_t *q, size_t len)
 	if (len > sizeof(buf))
 		return 0;
 	memcpy(buf, q, len);
-	return br_ec_get_default()->mul(buf, len, one, sizeof(one), curve) == 1;
+	return br_ec_prime_i31.mul(buf, len, one, sizeof(one), curve) == 1;
 }
 
 /* The length of an uncompressed point on a NIST curve of BITS bits: 0x04 || X || Y. */
@@ -384,7 +384,7 @@ static int to_pem(struct sshkey_pair *out, const void *der, size_t der_len, cons
 static int generate_ecdsa(struct sshkey_pair *out, const struct type_info *ti,
 			  const br_prng_class **rng, const char *comment)
 {
-	const br_ec_impl *impl = br_ec_get_default();
+	const br_ec_impl *impl = &br_ec_prime_i31;
 	unsigned char kpriv[BR_EC_KBUF_PRIV_MAX_SIZE], kpub[BR_EC_KBUF_PUB_MAX_SIZE];
 	unsigned char der[512];
 	uint8_t blob[512];
@@ -555,7 +555,7 @@ static int public_of_skey(struct sshkey_pub *out, const br_skey_decoder_context 
 				       ec->curve);
 		unsigned char q[BR_EC_KBUF_PUB_MAX_SIZE];
 		br_ec_public_key pk;
-		if (!br_ec_compute_pub(br_ec_get_default(), &pk, q, ec))
+		if (!br_ec_compute_pub(&br_ec_prime_i31, &pk, q, ec))
 			return err_set("EC private key: cannot compute its public key");
 		put_ecdsa_public(&o, ti, pk.q, pk.qlen);
 	} else if (rsa) {

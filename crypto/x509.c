@@ -13,6 +13,7 @@
 #include "core/cursor.h"
 #include "core/err.h"
 #include "core/file.h"
+#include "core/utc.h"
 #include "crypto/rand.h"
 
 /* Longest key file x509_key_load reads. */
@@ -152,48 +153,6 @@ static int oid_is(const uint8_t *p, size_t n, const uint8_t *oid, size_t oid_len
 	return n == oid_len && memcmp(p, oid, n) == 0;
 }
 
-/* ---- Civil time <-> unix time (proleptic Gregorian, UTC) ------------------ */
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-struct civil {
-	int64_t year;
-	unsigned mon, day, hour, min, sec;
-};
-
-static void civil_from_unix(int64_t t, struct civil *c)
-{
-	int64_t z = t >= 0 ? t / 86400 : (t - 86399) / 86400;
-	int64_t secs = t - z * 86400;
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	c->day = doy - (153 * mp + 2) / 5 + 1;
-	c->mon = mp < 10 ? mp + 3 : mp - 9;
-	c->year = (int64_t)yoe + era * 400 + (c->mon <= 2);
-	c->hour = (unsigned)(secs / 3600);
-	c->min = (unsigned)(secs / 60 % 60);
-	c->sec = (unsigned)(secs % 60);
-}
-
-static unsigned days_in_month(int64_t y, unsigned m)
-{
-	static const uint8_t dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return m == 2 && leap ? 29 : dm[m - 1];
-}
-
 /* Earliest and latest times a certificate may carry (years 1 to 9999). */
 #define TIME_MIN (-62135596800LL)
 #define TIME_MAX (253402300799LL)
@@ -201,9 +160,9 @@ static unsigned days_in_month(int64_t y, unsigned m)
 /* UTCTime for 1950..2049, GeneralizedTime otherwise (RFC 5280 4.1.2.5). */
 static void der_time(struct der_w *w, int64_t t)
 {
-	struct civil c;
+	struct utc_tm c;
 	char s[20];
-	civil_from_unix(t, &c);
+	utc_from_unix(t, &c);
 	int n;
 	if (c.year >= 1950 && c.year < 2050)
 		n = snprintf(s, sizeof(s), "%02u%02u%02u%02u%02u%02uZ", (unsigned)(c.year % 100),
@@ -221,11 +180,7 @@ static void der_time(struct der_w *w, int64_t t)
 /* UTC "YYYY-MM-DD HH:MM:SS"; "?" for times beyond what fits (never for certificate times). */
 static void time_text(char out[32], int64_t t)
 {
-	struct civil c;
-	civil_from_unix(t, &c);
-	int n = snprintf(out, 32, "%04lld-%02u-%02u %02u:%02u:%02u", (long long)c.year, c.mon,
-			 c.day, c.hour, c.min, c.sec);
-	if (n < 0 || n >= 32)
+	if (utc_format(out, 32, t, UTC_TEXT) < 0)
 		snprintf(out, 32, "?");
 }
 
@@ -361,7 +316,7 @@ static int key_ctx_open(struct key_ctx *k, const uint8_t *der, size_t len)
 		if (!c)
 			return err_set("EC key on an unsupported curve (%d)", k->ec->curve);
 		k->bits = c->bits;
-		k->pub_len = br_ec_compute_pub(br_ec_get_default(), NULL, k->pub, k->ec);
+		k->pub_len = br_ec_compute_pub(&br_ec_prime_i31, NULL, k->pub, k->ec);
 		if (k->pub_len == 0)
 			return err_set("EC key: cannot compute the public key");
 		return 0;
@@ -429,13 +384,13 @@ int x509_key_generate(struct x509_key *key, enum x509_key_type type, unsigned bi
 				       bits);
 		br_ec_private_key sk;
 		uint8_t kbuf[BR_EC_KBUF_PRIV_MAX_SIZE];
-		if (br_ec_keygen(rng, br_ec_get_default(), &sk, kbuf, BR_EC_secp256r1) == 0) {
+		if (br_ec_keygen(rng, &br_ec_prime_i31, &sk, kbuf, BR_EC_secp256r1) == 0) {
 			err_set("EC key generation failed");
 		} else {
 			k.type = BR_KEYTYPE_EC;
 			k.ec = &sk;
 			k.bits = 256;
-			k.pub_len = br_ec_compute_pub(br_ec_get_default(), NULL, k.pub, &sk);
+			k.pub_len = br_ec_compute_pub(&br_ec_prime_i31, NULL, k.pub, &sk);
 			r = k.pub_len ? key_store(key, &k) : err_set("EC key: no public key");
 		}
 		explicit_bzero(kbuf, sizeof(kbuf));
@@ -726,7 +681,7 @@ long x509_cert_create(const struct x509_key *key, const struct x509_cert_spec *s
 		sha256(hash, der + tbs, w.len - tbs);
 		if (k.type == BR_KEYTYPE_EC) {
 			sig_len = br_ecdsa_sign_asn1_get_default()(
-				br_ec_get_default(), &br_sha256_vtable, hash, k.ec, sig);
+				&br_ec_prime_i31, &br_sha256_vtable, hash, k.ec, sig);
 		} else if (br_rsa_pkcs1_sign_get_default()(BR_HASH_OID_SHA256, hash, sizeof(hash),
 							   k.rsa, sig)) {
 			sig_len = (k.rsa->n_bitlen + 7) / 8;
@@ -848,10 +803,10 @@ static int der_parse_time(const struct tlv *t, int64_t *out)
 	    two_digits(p + 4, &hour) < 0 || two_digits(p + 6, &min) < 0 ||
 	    two_digits(p + 8, &sec) < 0 || p[10] != 'Z')
 		return -1;
-	if (year < 1 || mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) ||
+	if (year < 1 || mon < 1 || mon > 12 || day < 1 || day > utc_days_in_month(year, mon) ||
 	    hour > 23 || min > 59 || sec > 59)
 		return -1;
-	*out = days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec;
+	*out = utc_days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec;
 	return 0;
 }
 

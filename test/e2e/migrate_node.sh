@@ -120,6 +120,21 @@ receive log"
 testing "node show: no key yet, the user" '"$FERRY" node show --root "$R" | grep -E "^(key|user) "' \
 	"key           none (ferry keygen)
 user          migration uid 0 shell /bin/sh"
+# ferry reads /etc/passwd and /etc/shadow itself (docs/privileges.md): a locked password field
+# is seen, and users only the name service knows come from getent (a stand-in here).
+usermod -p '!*' migration
+testing "node show sees a locked user (usermod -p '!*')" \
+	'"$FERRY" node show --root "$R" | grep "^user "' "user          migration uid 0 shell /bin/sh LOCKED (usermod -p '*')"
+usermod -p '*' migration
+testing "...and unlocked again" '"$FERRY" node show --root "$R" | grep -c LOCKED' "0"
+FAKEBIN=$(mktemp -d)
+at_exit "rm -rf '$FAKEBIN'"
+printf '#!/bin/sh\n[ "$1 $2" = "passwd dirmig" ] && echo "dirmig:*:0:0:from a directory:/:/bin/bash" && exit 0\nexit 2\n' >"$FAKEBIN/getent"
+chmod 755 "$FAKEBIN/getent"
+testing "a user only the name service knows (getent passwd)" \
+	'PATH="$FAKEBIN:$PATH" "$FERRY" node show --root "$R" --user dirmig | grep "^user "' "user          dirmig uid 0 shell /bin/bash"
+testing "...and one it does not know" \
+	'PATH="$FAKEBIN:$PATH" "$FERRY" node show --root "$R" --user dirmig2 | grep "^user "' "user          dirmig2 missing (ferry node setup)"
 
 # ---- The key workflow against a real sshd set up by ferry node ---------------------------------
 node_new src 127.0.0.2 nosshd || { echo "FAIL nodes: cannot set up"; exit 1; }

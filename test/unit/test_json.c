@@ -572,6 +572,142 @@ static void test_writer_raw(void)
 	free(out);
 }
 
+/* xorshift64: a fixed sequence, so a failure is reproducible. */
+static uint64_t rng = 0x853c49e6748fea9bu;
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/*
+ * One number literal: json_parse must give the double glibc's strtod gives
+ * (bit for bit: correctly rounded, ties to even, subnormals, -0.0), or
+ * refuse it when strtod overflows; then the writer's text must read back
+ * to the same double.
+ */
+static int number_agrees(const char *lit)
+{
+	struct json_doc d;
+	double want = strtod(lit, NULL);
+	if (isinf(want)) {
+		if (parse(&d, lit) == 0 || !strstr(err_msg(), "number out of range")) {
+			json_doc_free(&d);
+			fprintf(stderr, "    %s: accepted, strtod overflows\n", lit);
+			return check_fail_at(__FILE__, __LINE__, "infinite refused");
+		}
+		return 1;
+	}
+	if (parse(&d, lit) < 0) {
+		fprintf(stderr, "    %s: %s\n", lit, err_msg());
+		return check_fail_at(__FILE__, __LINE__, "number parsed");
+	}
+	double got = d.root->type == JSON_DOUBLE ? d.root->u.d : (double)d.root->u.i;
+	int ok = d.root->type == JSON_INT || !memcmp(&got, &want, sizeof(got));
+	if (!ok) {
+		fprintf(stderr, "    %s: got %a, strtod %a\n", lit, got, want);
+		check_fail_at(__FILE__, __LINE__, "json double == strtod");
+	}
+	if (ok && d.root->type == JSON_DOUBLE) {
+		char *out = write_value(d.root, 0);
+		double back = out ? strtod(out, NULL) : 0;
+		if (!out || memcmp(&back, &want, sizeof(back))) {
+			fprintf(stderr, "    %s written as %s\n", lit, out ? out : "(nothing)");
+			ok = check_fail_at(__FILE__, __LINE__, "written double reads back");
+		}
+		free(out);
+	}
+	json_doc_free(&d);
+	return ok;
+}
+
+static void test_numbers_against_strtod(void)
+{
+	static const char *edges[] = {
+		"0.0",
+		"-0.0",
+		"0e5",
+		"-0e-5",
+		"1.0",
+		"0.1",
+		"0.5",
+		"1e23",
+		"8.5e-323",
+		"2.2250738585072011e-308",
+		"2.2250738585072014e-308", /* around DBL_MIN */
+		"2.225073858507201136057409796709131975934819546351645648e-308",
+		"4.9406564584124654e-324",
+		"2.4703282292062328e-324", /* half the smallest: 0 */
+		"2.4703282292062328e-324",
+		"2.4703282292062329e-324",
+		"1e-400",
+		"-1e-400",
+		"1.7976931348623157e308",
+		"1.7976931348623158e308",
+		"1.7976931348623159e308", /* rounds to infinity */
+		"1e309",
+		"-1e309",
+		"1e99999",
+		"1e-99999",
+		"9007199254740993.0",
+		"9007199254740992.999999999999999999999999999999999999999999999",
+		"0.30000000000000004",
+		"123456789012345678901234567890e-30",
+		"0.000000000000000000000000000000000000000000000000000000000001",
+		"1.00000000000000011102230246251565404236316680908203125", /* an exact tie */
+		"1.00000000000000011102230246251565404236316680908203126",
+		"1.00000000000000033306690738754696212708950042724609375", /* tie, odd below */
+		"3.0e-5",
+		"5e-324",
+		"1E+2",
+		"1e+00000000000000000000000000000000000000000000000002",
+	};
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		number_agrees(edges[i]);
+	int failures = 0;
+	for (int i = 0; i < 60000 && failures < 10; i++) {
+		char lit[JSON_NUMBER_LEN_MAX + 1];
+		size_t o = 0;
+		if (next_rand() % 2)
+			lit[o++] = '-';
+		int idigits = 1 + (int)(next_rand() % 20), fdigits = (int)(next_rand() % 25);
+		if (next_rand() % 4 == 0)
+			idigits = 1;
+		for (int k = 0; k < idigits; k++)
+			lit[o++] = (char)('0' + (k == 0 && idigits > 1 ? 1 + next_rand() % 9
+								       : next_rand() % 10));
+		if (fdigits) {
+			lit[o++] = '.';
+			for (int k = 0; k < fdigits; k++)
+				lit[o++] = (char)('0' + next_rand() % 10);
+		}
+		if (!fdigits || next_rand() % 3) {
+			int e = (int)(next_rand() % 700) - 350;
+			o += (size_t)snprintf(lit + o, sizeof(lit) - o, "e%d", e);
+		}
+		lit[o] = 0;
+		if (!number_agrees(lit))
+			failures++;
+	}
+	/* Doubles chosen by their bits (subnormals, huge, halfway cases) written and read back. */
+	for (int i = 0; i < 30000 && failures < 10; i++) {
+		uint64_t bits = next_rand();
+		double v;
+		memcpy(&v, &bits, sizeof(v));
+		if (!isfinite(v))
+			continue;
+		char lit[64];
+		snprintf(lit, sizeof(lit), "%.17e", v);
+		if (!number_agrees(lit))
+			failures++;
+		snprintf(lit, sizeof(lit), "%.*e", (int)(next_rand() % 17), v);
+		if (!number_agrees(lit))
+			failures++;
+	}
+}
+
 /* Documents that write back byte for byte (compact, sorted, escapes as the writer makes them). */
 static const char *canonical[] = {
 	"{\"a\":[1,-2,3.5,1e+100,-0.0,true,false,null],\"b\":{\"c\":\"\\u0001\\n\\\"x\\\\\"}}",
@@ -672,6 +808,7 @@ int main(void)
 	RUN(test_writer_misuse);
 	RUN(test_writer_raw);
 	RUN(test_round_trip);
+	RUN(test_numbers_against_strtod);
 	RUN(test_python_agrees);
 	return CHECK_DONE();
 }

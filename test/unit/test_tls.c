@@ -754,6 +754,39 @@ static void test_openssl_s_client(void)
 		       NULL};
 	CHECK(with_server(&s, SERVE_LINE, bad, "ping\n", out, sizeof(out), &srv) != 0);
 	CHECK_INT(srv.rc, -1);
+	/* Each record protection our server offers, chosen by the client (crypto/tls.c chapol_setup). */
+	static const char *suites[] = {"ECDHE-RSA-CHACHA20-POLY1305", "ECDHE-RSA-AES128-GCM-SHA256",
+				       "ECDHE-RSA-AES256-GCM-SHA384"};
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
+		char *one[] = {"openssl",	  "s_client",
+			       "-connect",	  "@PORT",
+			       "-CAfile",	  (char *)path("api.pem"),
+			       "-tls1_2",	  "-cipher",
+			       (char *)suites[i], "-verify_return_error",
+			       "-quiet",	  NULL};
+		CHECK_INT(with_server(&s, SERVE_LINE, one, "suite\n", out, sizeof(out), &srv), 0);
+		CHECK_STR(out, "pong suite\n");
+		CHECK_INT(srv.rc, 0);
+	}
+	/* Each key exchange curve (crypto/tls.c ec_all: X25519 apart, the NIST curves generic). */
+	static const char *groups[] = {"X25519", "P-256", "P-384", "P-521"};
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		char *one[] = {"openssl",	  "s_client",
+			       "-connect",	  "@PORT",
+			       "-CAfile",	  (char *)path("api.pem"),
+			       "-tls1_2",	  "-groups",
+			       (char *)groups[i], "-verify_return_error",
+			       "-quiet",	  NULL};
+		CHECK_INT(with_server(&s, SERVE_LINE, one, "group\n", out, sizeof(out), &srv), 0);
+		CHECK_STR(out, "pong group\n");
+		CHECK_INT(srv.rc, 0);
+	}
+	char *none[] = {"openssl", "s_client", "-connect",
+			"@PORT",   "-CAfile",  (char *)path("api.pem"),
+			"-tls1_2", "-cipher",  "ECDHE-RSA-AES128-SHA",
+			"-quiet",  NULL};
+	CHECK(with_server(&s, SERVE_LINE, none, "cbc\n", out, sizeof(out), &srv) != 0);
+	CHECK_INT(srv.rc, -1);
 	/* Client certificates against a server pinning them. */
 	ident_write(&cli_ec, "cli.pem", "cli.key");
 	struct tls_config pin = {&srv_rsa, cli_ec.cert, cli_ec.cert_len, NULL, NULL, 1};
