@@ -154,7 +154,26 @@ ferry_prepare() {
 	node_ferry src ct create "payload$1" >/dev/null &&
 		rm -rf "$(tree_of src "payload$1")" && cp -a "$PAYLOAD" "$(tree_of src "payload$1")"
 }
-ferry_now() { M now "payload$1" 127.0.0.3 $P -q; }
+# --no-delete: the baselines leave the source alone too (the source container is deleted untimed).
+# Its JSON lines are stamped with the time they arrive, for the time of each step.
+stamp() { while IFS= read -r l; do echo "$EPOCHREALTIME $l"; done; }
+ferry_now() {
+	M now "payload$1" 127.0.0.3 $P -j --no-delete | stamp >"$T/now$1.json"
+	[ "${PIPESTATUS[0]}" = 0 ]
+}
+steps() { # FILE: "step N.NN s" for each step of the stamped JSON lines
+	/usr/bin/python3 -c '
+import json, sys
+start, out = {}, []
+for line in open(sys.argv[1]):
+    t, j = line.split(" ", 1)
+    o = json.loads(j)
+    if o.get("event") == "step" and o.get("phase") == "start":
+        start[o["step"]] = float(t)
+    elif o.get("event") == "step" and o.get("phase") == "done":
+        out.append("%s %.2f s" % (o["step"], float(t) - start.pop(o["step"])))
+print(", ".join(out))' "$1"
+}
 tar_ssh() {
 	tar -C "$PAYLOAD" --numeric-owner --xattrs --acls -cf - . | lz4 -q -1 |
 		$SSH root@127.0.0.4 "lz4 -q -d | tar -C '$OUT/t' --numeric-owner --xattrs --acls -xpf -"
@@ -165,11 +184,13 @@ bf=999999 bt=999999 bts=999999 br=999999 brs=999999
 for round in $(seq 1 "$BENCH_ROUNDS"); do
 	ferry_prepare "$round" || exit 1
 	sync
-	x=$(timed ferry_now "$round") || exit 1
-	bf=$(min "$x" "$bf")
+	x=$(timed ferry_now "$round") || { echo "bench/migrate.sh: migrate now failed:" >&2; cat "$T/now$round.json" >&2; exit 1; }
+	echo "round $round: ferry migrate now $x s: $(steps "$T/now$round.json")"
+	if [ "$(min "$x" "$bf")" = "$x" ]; then bf=$x bsteps=$(steps "$T/now$round.json"); fi
 	diff -r --no-dereference "$PAYLOAD" "$(tree_of dst "payload$round")" >/dev/null ||
 		{ echo "bench/migrate.sh: ferry's copy differs" >&2; exit 1; }
 	node_ferry dst ct delete "payload$round" >/dev/null
+	node_ferry src ct delete "payload$round" >/dev/null
 	rm -rf "$OUT/t" && mkdir "$OUT/t" && sync
 	x=$(timed tar_ssh) || exit 1
 	y=$(timed sync -f "$OUT")
@@ -180,7 +201,7 @@ for round in $(seq 1 "$BENCH_ROUNDS"); do
 	br=$(min "$x" "$br") brs=$(min "$(echo "$x + $y" | bc)" "$brs")
 	rm -rf "$OUT/r"
 done
-printf 'ferry migrate now (stage, sync, transfer, cleanup)  %6.2f s\n' "$bf"
+printf 'ferry migrate now (stage, sync, transfer, cleanup)  %6.2f s   (%s)\n' "$bf" "$bsteps"
 printf 'tar | lz4 | ssh | lz4 -d | tar                      %6.2f s, + sync %6.2f s   ferry/tar   = %s, with sync %s\n' \
 	"$bt" "$bts" "$(ratio "$bf" "$bt")" "$(ratio "$bf" "$bts")"
 printf 'rsync -aHAX -e ssh                                  %6.2f s, + sync %6.2f s   ferry/rsync = %s, with sync %s\n' \
