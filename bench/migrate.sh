@@ -15,7 +15,7 @@ set -u
 : "${BENCH_ROUNDS:=2}" "${BENCH_DIR:=/var/lib/ferry-bench}"
 FERRY=$(readlink -f "$FERRY")
 [ "$(id -u)" = 0 ] || { echo "bench/migrate.sh: needs root (sshd, namespaces)" >&2; exit 1; }
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . test/lib/testing.sh
 . test/lib/sshd.sh
 . test/lib/rootfs.sh

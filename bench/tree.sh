@@ -163,7 +163,8 @@ echo "ferry incremental, no change    $(sec "$bn")   no change/walk = $(ratio "$
 echo
 echo "== peak RSS of tree send and tree recv (KiB, /usr/bin/time -f %M)"
 rss() { # DIR: sets RS and RR, the peak RSS of sender and receiver
-	local m=$(dirname "$1")/m
+	local m
+	m=$(dirname "$1")/m
 	rm -rf "$m" "$m.s" "$m.r"
 	/usr/bin/time -f %M -o "$W/send.rss" "$FERRY" tree send --state "$m.s" --snapshot a "$1" |
 		/usr/bin/time -f %M -o "$W/recv.rss" "$FERRY" tree recv --state "$m.r" "$m"
