@@ -110,32 +110,7 @@ printf 'find -printf walk of its tree     %7.2f s   downtime/walk = %s\n' "$bw" 
 echo
 echo "== migrate now of a stopped container of $BENCH_FILES files, against tar|lz4|ssh|lz4 -d|tar and rsync -aHAX -e ssh (best of $BENCH_ROUNDS)"
 # The tree of bench/tree.sh without its sparse file: about 20 KiB a file on average.
-gen() {
-	/usr/bin/python3 - "$1" "$2" <<'PY'
-import os, random, sys
-root, n = sys.argv[1], int(sys.argv[2])
-rnd = random.Random(42)
-text = b"ferry moves containers between nodes; " * 2000
-for i in range(n):
-    d = os.path.join(root, "d%03d" % (i % 500), "e%02d" % (i % 7))
-    os.makedirs(d, exist_ok=True)
-    p = os.path.join(d, "f%06d" % i)
-    r = rnd.random()
-    size = rnd.randint(1, 200) if r < 0.5 else rnd.randint(200, 16 << 10) if r < 0.95 else \
-           rnd.randint(16 << 10, 256 << 10) if r < 0.9967 else \
-           rnd.randint(1 << 20, 4 << 20) if r < 0.9997 else rnd.randint(8 << 20, 24 << 20)
-    with open(p, "wb") as f:
-        left = size
-        while left:
-            k = min(left, 1 << 20)
-            f.write(rnd.randbytes(k) if i % 3 == 0 else (text * (k // len(text) + 1))[:k])
-            left -= k
-    if i % 50 == 1:
-        os.link(p, p + ".link")
-    if i % 100 == 2:
-        os.symlink("f%06d" % i, p + ".sym")
-PY
-}
+gen() { "$(dirname "$0")/gentree.py" "$1" "$2"; }
 PAYLOAD=$(mktemp -d "$BENCH_DIR/payload.XXXXXX")
 at_exit "rm -rf '$PAYLOAD'"
 rmdir "$PAYLOAD" && gen "$PAYLOAD" "$BENCH_FILES" && sync
